@@ -1,0 +1,1 @@
+//! Discovery: classify a repository snapshot into marketplaces, plugins and components.

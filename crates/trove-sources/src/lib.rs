@@ -1,0 +1,1 @@
+//! Repository snapshots from git URLs and GitHub.

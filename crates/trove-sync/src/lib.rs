@@ -1,0 +1,1 @@
+//! Reconcile and apply: snapshot, discovery, plan, store; and the job handlers.
