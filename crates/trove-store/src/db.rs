@@ -1,0 +1,453 @@
+//! One query path for SQLite and PostgreSQL.
+//!
+//! Every statement is written once, with `$1`-style placeholders that both engines accept (sqlx maps
+//! them to positions on SQLite), and its arguments are collected as `sea_query::Value`s, which
+//! `sea-query-sqlx` turns into either engine's arguments. [`Db`] (a pool) and [`Tx`] (a transaction)
+//! run such a [`Sql`] on whichever engine they hold. Only DDL and a few clauses (row locks) differ per
+//! engine; [`Backend`] says which one is in use.
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sea_query::{Value, Values};
+use sea_query_sqlx::SqlxValues;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, FromRow, Postgres, Sqlite};
+use trove_core::{AppError, AppResult};
+
+/// Which database engine a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite (one node).
+    Sqlite,
+    /// PostgreSQL (several API replicas and workers).
+    Postgres,
+}
+
+impl Backend {
+    /// The row-lock clause for a claim: PostgreSQL skips rows other workers hold; SQLite has a single
+    /// writer, which serialises claims by itself, and no such clause.
+    pub fn skip_locked(self) -> &'static str {
+        match self {
+            Self::Sqlite => "",
+            Self::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
+    /// The row-lock clause that makes concurrent writers of the same rows wait for each other
+    /// (PostgreSQL); SQLite's `BEGIN IMMEDIATE` already serialises writers.
+    pub fn for_update(self) -> &'static str {
+        match self {
+            Self::Sqlite => "",
+            Self::Postgres => " FOR UPDATE",
+        }
+    }
+
+    /// A short name for logs and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// A connection pool on either engine.
+#[derive(Clone, Debug)]
+pub enum Db {
+    /// SQLite in WAL mode.
+    Sqlite(SqlitePool),
+    /// PostgreSQL.
+    Postgres(PgPool),
+}
+
+/// A statement and its arguments.
+#[derive(Debug, Clone)]
+pub struct Sql {
+    text: Cow<'static, str>,
+    args: Vec<Value>,
+}
+
+/// Starts a statement.
+pub fn sql(text: impl Into<Cow<'static, str>>) -> Sql {
+    Sql {
+        text: text.into(),
+        args: Vec::new(),
+    }
+}
+
+impl Sql {
+    /// Adds the next positional argument (`$1`, `$2`, … in the order of the calls).
+    pub fn bind(mut self, value: impl Into<Value>) -> Self {
+        self.args.push(value.into());
+        self
+    }
+
+    /// Adds an argument and returns its placeholder, for statements assembled piece by piece.
+    pub fn push_arg(&mut self, value: impl Into<Value>) -> String {
+        self.args.push(value.into());
+        format!("${}", self.args.len())
+    }
+
+    /// Appends text to the statement.
+    pub fn push(&mut self, text: &str) {
+        self.text.to_mut().push_str(text);
+    }
+
+    /// The statement text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    fn parts(self) -> (AssertSqlSafe<String>, SqlxValues) {
+        (
+            AssertSqlSafe(self.text.into_owned()),
+            SqlxValues(Values(self.args)),
+        )
+    }
+}
+
+/// A row type that decodes from both engines' rows.
+pub trait Row: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{}
+
+/// A scalar that decodes from both engines.
+pub trait Scalar:
+    for<'r> sqlx::Decode<'r, Sqlite>
+    + sqlx::Type<Sqlite>
+    + for<'r> sqlx::Decode<'r, Postgres>
+    + sqlx::Type<Postgres>
+    + Send
+    + Unpin
+{
+}
+impl<T> Scalar for T where
+    T: for<'r> sqlx::Decode<'r, Sqlite>
+        + sqlx::Type<Sqlite>
+        + for<'r> sqlx::Decode<'r, Postgres>
+        + sqlx::Type<Postgres>
+        + Send
+        + Unpin
+{
+}
+
+/// Maps a database error to the one error type: unique violations become 409, an exhausted pool or a
+/// lost connection 503, everything else 500.
+pub fn db_error(error: sqlx::Error) -> AppError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => AppError::conflict(
+            "already_exists",
+            "a resource with these values already exists",
+        ),
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            tracing::warn!(%error, "database unavailable");
+            AppError::Unavailable("the database is unavailable; try again shortly".into())
+        }
+        _ => AppError::internal(error),
+    }
+}
+
+/// Runs one body against whichever engine an executor holds. `$conn` is bound to a value usable as a
+/// sqlx executor for that engine.
+macro_rules! on_engine {
+    ($self:expr, $conn:ident => $body:expr) => {
+        match $self {
+            Exec::Sqlite($conn) => $body,
+            Exec::Postgres($conn) => $body,
+        }
+    };
+}
+
+/// What statements run on: a pool or a transaction's connection, of either engine.
+enum Exec<'a> {
+    Sqlite(&'a mut sqlx::SqliteConnection),
+    Postgres(&'a mut sqlx::PgConnection),
+}
+
+impl Exec<'_> {
+    async fn execute(self, q: Sql) -> AppResult<u64> {
+        let (text, args) = q.parts();
+        on_engine!(self, c => sqlx::query_with(text, args).execute(c).await.map(|r| r.rows_affected()))
+            .map_err(db_error)
+    }
+
+    async fn fetch_all<T: Row>(self, q: Sql) -> AppResult<Vec<T>> {
+        let (text, args) = q.parts();
+        on_engine!(self, c => sqlx::query_as_with(text, args).fetch_all(c).await).map_err(db_error)
+    }
+
+    async fn fetch_optional<T: Row>(self, q: Sql) -> AppResult<Option<T>> {
+        let (text, args) = q.parts();
+        on_engine!(self, c => sqlx::query_as_with(text, args).fetch_optional(c).await)
+            .map_err(db_error)
+    }
+
+    async fn scalar<T: Scalar>(self, q: Sql) -> AppResult<Option<T>> {
+        let (text, args) = q.parts();
+        on_engine!(self, c => sqlx::query_scalar_with(text, args).fetch_optional(c).await)
+            .map_err(db_error)
+    }
+}
+
+/// The statement-running methods shared by [`Db`] and [`Tx`].
+macro_rules! query_methods {
+    () => {
+        /// Runs a statement and returns the number of rows it changed.
+        pub async fn execute(&mut self, q: Sql) -> AppResult<u64> {
+            self.exec().await?.execute(q).await
+        }
+
+        /// Runs a query and decodes every row.
+        pub async fn fetch_all<T: Row>(&mut self, q: Sql) -> AppResult<Vec<T>> {
+            self.exec().await?.fetch_all(q).await
+        }
+
+        /// Runs a query and decodes the first row, if any.
+        pub async fn fetch_optional<T: Row>(&mut self, q: Sql) -> AppResult<Option<T>> {
+            self.exec().await?.fetch_optional(q).await
+        }
+
+        /// Runs a query that must return a row.
+        pub async fn fetch_one<T: Row>(&mut self, q: Sql, missing: &'static str) -> AppResult<T> {
+            self.fetch_optional(q)
+                .await?
+                .ok_or(AppError::NotFound { resource: missing })
+        }
+
+        /// Runs a query and decodes the first column of the first row, if any.
+        pub async fn scalar<T: Scalar>(&mut self, q: Sql) -> AppResult<Option<T>> {
+            self.exec().await?.scalar(q).await
+        }
+    };
+}
+
+/// A pool connection held for a few statements outside a transaction.
+pub struct Conn {
+    inner: ConnInner,
+}
+
+enum ConnInner {
+    Sqlite(sqlx::pool::PoolConnection<Sqlite>),
+    Postgres(sqlx::pool::PoolConnection<Postgres>),
+}
+
+impl Conn {
+    async fn exec(&mut self) -> AppResult<Exec<'_>> {
+        Ok(match &mut self.inner {
+            ConnInner::Sqlite(c) => Exec::Sqlite(&mut *c),
+            ConnInner::Postgres(c) => Exec::Postgres(&mut *c),
+        })
+    }
+    query_methods!();
+}
+
+/// A transaction on either engine. Dropped without [`Tx::commit`], it rolls back.
+pub struct Tx {
+    inner: TxInner,
+    backend: Backend,
+}
+
+enum TxInner {
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    async fn exec(&mut self) -> AppResult<Exec<'_>> {
+        Ok(match &mut self.inner {
+            TxInner::Sqlite(t) => Exec::Sqlite(&mut *t),
+            TxInner::Postgres(t) => Exec::Postgres(&mut *t),
+        })
+    }
+    query_methods!();
+
+    /// Which engine this transaction runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Commits.
+    pub async fn commit(self) -> AppResult<()> {
+        match self.inner {
+            TxInner::Sqlite(t) => t.commit().await,
+            TxInner::Postgres(t) => t.commit().await,
+        }
+        .map_err(db_error)
+    }
+}
+
+impl Db {
+    /// Connects to `url`: `postgres://…` for PostgreSQL, `sqlite://path` (or a bare path) for SQLite.
+    pub async fn connect(url: &str) -> AppResult<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url)
+                .map_err(|e| AppError::bad_request(format!("invalid PostgreSQL URL: {e}")))?;
+            Self::connect_postgres(options, 16).await
+        } else {
+            let path = url.strip_prefix("sqlite://").unwrap_or(url);
+            let path = path.split('?').next().unwrap_or(path);
+            Self::open_sqlite(Path::new(path)).await
+        }
+    }
+
+    /// Connects to PostgreSQL with a pool of at most `max` connections.
+    pub async fn connect_postgres(options: PgConnectOptions, max: u32) -> AppResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|e| {
+                AppError::Unavailable(format!("cannot connect to PostgreSQL: {}", redact(&e)))
+            })?;
+        Ok(Self::Postgres(pool))
+    }
+
+    /// Opens (creating if needed) an SQLite database file in WAL mode.
+    pub async fn open_sqlite(path: &Path) -> AppResult<Self> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // NORMAL in WAL mode survives a killed process (the WAL is written before commit returns);
+            // only a power loss can drop the last transactions.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(15))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(15))
+            .connect_with(options)
+            .await
+            .map_err(|e| {
+                AppError::Unavailable(format!(
+                    "cannot open the SQLite database {}: {e}",
+                    path.display()
+                ))
+            })?;
+        Ok(Self::Sqlite(pool))
+    }
+
+    /// Which engine this is.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so a
+    /// transaction never fails half-way when it upgrades from reading to writing.
+    pub async fn begin(&self) -> AppResult<Tx> {
+        let inner = match self {
+            Self::Sqlite(p) => {
+                TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)?)
+            }
+            Self::Postgres(p) => TxInner::Postgres(p.begin().await.map_err(db_error)?),
+        };
+        Ok(Tx {
+            inner,
+            backend: self.backend(),
+        })
+    }
+
+    /// Takes a connection from the pool for statements outside a transaction.
+    pub async fn conn(&self) -> AppResult<Conn> {
+        let inner = match self {
+            Self::Sqlite(p) => ConnInner::Sqlite(p.acquire().await.map_err(db_error)?),
+            Self::Postgres(p) => ConnInner::Postgres(p.acquire().await.map_err(db_error)?),
+        };
+        Ok(Conn { inner })
+    }
+
+    /// Runs a statement on a pool connection.
+    pub async fn execute(&self, q: Sql) -> AppResult<u64> {
+        self.conn().await?.execute(q).await
+    }
+
+    /// Runs a query on a pool connection and decodes every row.
+    pub async fn fetch_all<T: Row>(&self, q: Sql) -> AppResult<Vec<T>> {
+        self.conn().await?.fetch_all(q).await
+    }
+
+    /// Runs a query on a pool connection and decodes the first row, if any.
+    pub async fn fetch_optional<T: Row>(&self, q: Sql) -> AppResult<Option<T>> {
+        self.conn().await?.fetch_optional(q).await
+    }
+
+    /// Runs a query that must return a row.
+    pub async fn fetch_one<T: Row>(&self, q: Sql, missing: &'static str) -> AppResult<T> {
+        self.conn().await?.fetch_one(q, missing).await
+    }
+
+    /// Runs a query and decodes the first column of the first row, if any.
+    pub async fn scalar<T: Scalar>(&self, q: Sql) -> AppResult<Option<T>> {
+        self.conn().await?.scalar(q).await
+    }
+
+    /// Applies every pending migration of this engine.
+    pub async fn migrate(&self) -> AppResult<()> {
+        match self {
+            Self::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await,
+            Self::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await,
+        }
+        .map_err(|e| AppError::internal(format!("migration failed: {e}")))
+    }
+
+    /// Whether every migration this binary knows has been applied (for `/readyz`).
+    pub async fn is_migrated(&self) -> AppResult<bool> {
+        let expected = match self {
+            Self::Sqlite(_) => sqlx::migrate!("migrations/sqlite").migrations.len(),
+            Self::Postgres(_) => sqlx::migrate!("migrations/postgres").migrations.len(),
+        } as i64;
+        let applied: Option<i64> = self
+            .scalar(sql(
+                "SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE",
+            ))
+            .await
+            .unwrap_or(None);
+        Ok(applied.unwrap_or(0) >= expected)
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        match self {
+            Self::Sqlite(p) => p.close().await,
+            Self::Postgres(p) => p.close().await,
+        }
+    }
+
+    /// The PostgreSQL pool, for engine-specific features (LISTEN/NOTIFY).
+    pub fn postgres_pool(&self) -> Option<&PgPool> {
+        match self {
+            Self::Postgres(p) => Some(p),
+            Self::Sqlite(_) => None,
+        }
+    }
+}
+
+/// A connection error without the password that the URL may hold.
+fn redact(error: &sqlx::Error) -> String {
+    match error {
+        sqlx::Error::Configuration(_) => "invalid connection settings".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Builds `IN ($n, $m, …)` for a list of values, pushing them as arguments.
+pub fn in_list<V: Into<Value>>(q: &mut Sql, values: impl IntoIterator<Item = V>) -> String {
+    let placeholders: Vec<String> = values.into_iter().map(|v| q.push_arg(v)).collect();
+    if placeholders.is_empty() {
+        // `IN ()` is invalid SQL; a list that matches nothing keeps the statement valid.
+        "(NULL)".into()
+    } else {
+        format!("({})", placeholders.join(", "))
+    }
+}

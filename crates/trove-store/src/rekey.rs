@@ -1,0 +1,1 @@
+//! Re-encryption of stored values under the active key.
