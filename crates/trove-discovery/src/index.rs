@@ -1,0 +1,223 @@
+//! An index over one snapshot listing: O(1) file and directory lookups, and contiguous ranges for
+//! "every file under this folder" (paths sorted, so a folder's files form one slice).
+//!
+//! Unsafe listing entries (absolute, `..`, control characters, too deep) are dropped here with a
+//! warning, so no later stage ever sees them.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::model::{Warning, WarningCode};
+use crate::paths::{self, EntryPathProblem};
+use crate::snapshot::{Entry, EntryKind};
+
+/// Most entries indexed; a listing beyond this is treated as truncated.
+pub const MAX_INDEXED_ENTRIES: usize = 1_000_000;
+
+/// Index over the valid entries of a listing.
+#[derive(Debug)]
+pub struct TreeIndex<'a> {
+    files: Vec<&'a str>,
+    blobs: HashMap<&'a str, &'a Entry>,
+    dirs: HashSet<&'a str>,
+    symlinks: Vec<&'a Entry>,
+    submodules: Vec<&'a str>,
+    /// Problems found while indexing (skipped entries, limits).
+    pub warnings: Vec<Warning>,
+    /// True when entries were dropped because of [`MAX_INDEXED_ENTRIES`].
+    pub truncated: bool,
+}
+
+impl<'a> TreeIndex<'a> {
+    /// Indexes a listing.
+    pub fn new(entries: &'a [Entry]) -> Self {
+        let mut idx = TreeIndex {
+            files: Vec::new(),
+            blobs: HashMap::new(),
+            dirs: HashSet::new(),
+            symlinks: Vec::new(),
+            submodules: Vec::new(),
+            warnings: Vec::new(),
+            truncated: false,
+        };
+        let mut skipped: Vec<(&'static str, &'a str)> = Vec::new();
+        for (n, e) in entries.iter().enumerate() {
+            if n >= MAX_INDEXED_ENTRIES {
+                idx.truncated = true;
+                idx.warnings.push(Warning::general(
+                    WarningCode::LimitReached,
+                    format!(
+                        "the listing has {} entries; only the first {MAX_INDEXED_ENTRIES} were considered",
+                        entries.len()
+                    ),
+                ));
+                break;
+            }
+            if let Err(problem) = paths::check_entry_path(&e.path) {
+                skipped.push((
+                    match problem {
+                        EntryPathProblem::NotNormal => "not a normal relative path",
+                        EntryPathProblem::BadCharacters => "control characters or backslashes",
+                        EntryPathProblem::TooLong => "path too long or too deep",
+                    },
+                    &e.path,
+                ));
+                continue;
+            }
+            let p = e.path.as_str();
+            match e.kind {
+                EntryKind::Blob => {
+                    // A listing that names the same path twice keeps the first entry.
+                    if idx.blobs.insert(p, e).is_none() {
+                        idx.files.push(p);
+                    }
+                }
+                EntryKind::Tree => {
+                    idx.dirs.insert(p);
+                }
+                EntryKind::Symlink => idx.symlinks.push(e),
+                EntryKind::Submodule => idx.submodules.push(p),
+            }
+            // Every ancestor of any entry is a directory, even when the source lists no trees.
+            let mut rest = p;
+            while let Some(i) = rest.rfind('/') {
+                rest = &rest[..i];
+                if !idx.dirs.insert(rest) {
+                    break;
+                }
+            }
+        }
+        idx.files.sort_unstable();
+        if !skipped.is_empty() {
+            let examples: Vec<String> = skipped
+                .iter()
+                .take(5)
+                .map(|(why, p)| format!("{} ({why})", p.escape_debug()))
+                .collect();
+            idx.warnings.push(Warning::general(
+                WarningCode::SkippedEntry,
+                format!(
+                    "{} listing entr{} skipped as unsafe: {}",
+                    skipped.len(),
+                    if skipped.len() == 1 { "y" } else { "ies" },
+                    examples.join(", ")
+                ),
+            ));
+        }
+        idx
+    }
+
+    /// Whether `path` is a regular file of the snapshot.
+    pub fn is_file(&self, path: &str) -> bool {
+        self.blobs.contains_key(path)
+    }
+
+    /// The listing entry of a regular file.
+    pub fn blob(&self, path: &str) -> Option<&'a Entry> {
+        self.blobs.get(path).copied()
+    }
+
+    /// Whether `path` is a directory (the root `""` always is).
+    pub fn is_dir(&self, path: &str) -> bool {
+        path.is_empty() || self.dirs.contains(path)
+    }
+
+    /// Every file below `dir`, recursively, sorted.
+    pub fn files_under(&self, dir: &str) -> &[&'a str] {
+        if dir.is_empty() {
+            return &self.files;
+        }
+        // Paths under `dir/` are contiguous in sorted order: they share the prefix `dir/`, and
+        // `0` is the byte after `/`.
+        let lo = self
+            .files
+            .partition_point(|f| f.as_bytes() < prefix_lo(dir).as_slice());
+        let hi = self
+            .files
+            .partition_point(|f| f.as_bytes() < prefix_hi(dir).as_slice());
+        &self.files[lo..hi]
+    }
+
+    /// Whether `dir` has at least one file below it.
+    pub fn has_files_under(&self, dir: &str) -> bool {
+        !self.files_under(dir).is_empty()
+    }
+
+    /// Names of the direct sub-folders of `dir` that hold files, sorted and unique.
+    pub fn child_dirs(&self, dir: &str) -> Vec<&'a str> {
+        let mut out: Vec<&'a str> = Vec::new();
+        for f in self.files_under(dir) {
+            let Some(rest) = paths::strip_dir(f, dir) else {
+                continue;
+            };
+            if let Some(i) = rest.find('/') {
+                let name = &rest[..i];
+                if out.last() != Some(&name) {
+                    out.push(name);
+                }
+            }
+        }
+        out.dedup();
+        out
+    }
+
+    /// Every file of the snapshot, sorted.
+    pub fn all_files(&self) -> &[&'a str] {
+        &self.files
+    }
+
+    /// Symlink entries at or below `dir`.
+    pub fn symlinks_under<'s>(&'s self, dir: &'s str) -> impl Iterator<Item = &'a Entry> + 's {
+        self.symlinks
+            .iter()
+            .copied()
+            .filter(move |e| e.path == dir || paths::strip_dir(&e.path, dir).is_some())
+    }
+
+    /// The symlink entry at exactly `path`.
+    pub fn symlink_at(&self, path: &str) -> Option<&'a Entry> {
+        self.symlinks.iter().copied().find(|e| e.path == path)
+    }
+
+    /// Submodule paths.
+    pub fn submodules(&self) -> &[&'a str] {
+        &self.submodules
+    }
+}
+
+fn prefix_lo(dir: &str) -> Vec<u8> {
+    let mut v = dir.as_bytes().to_vec();
+    v.push(b'/');
+    v
+}
+
+fn prefix_hi(dir: &str) -> Vec<u8> {
+    let mut v = dir.as_bytes().to_vec();
+    v.push(b'0');
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_and_dirs() {
+        let entries = vec![
+            Entry::blob("a/b/c.md", 1),
+            Entry::blob("a/b.md", 1),
+            Entry::blob("a-b/x", 1),
+            Entry::blob("a/z/y.md", 1),
+            Entry::blob("../evil", 1),
+            Entry::blob("top", 1),
+        ];
+        let idx = TreeIndex::new(&entries);
+        assert_eq!(idx.files_under("a"), &["a/b.md", "a/b/c.md", "a/z/y.md"]);
+        assert_eq!(idx.child_dirs("a"), vec!["b", "z"]);
+        assert!(idx.is_dir("a/b"));
+        assert!(!idx.is_dir("a/b.md"));
+        assert!(idx.is_file("top"));
+        assert!(!idx.is_file("../evil"));
+        assert_eq!(idx.warnings.len(), 1);
+        assert_eq!(idx.files_under("").len(), 5);
+    }
+}
