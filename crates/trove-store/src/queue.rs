@@ -1,1 +1,0 @@
-//! The durable job queue (filled in below).
