@@ -151,7 +151,11 @@ impl<'a> Ctx<'a> {
 
     fn load_doc(&self, path: &str) -> DocInfo {
         let bytes = match self.snap.read(path, MARKDOWN_PREFIX_BYTES) {
-            Ok(b) => b,
+            // A misbehaving source may return more than asked; never parse more than the prefix.
+            Ok(mut b) => {
+                b.truncate(MARKDOWN_PREFIX_BYTES);
+                b
+            }
             Err(e) => {
                 return DocInfo {
                     fields: Map::new(),
