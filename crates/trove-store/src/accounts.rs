@@ -79,6 +79,16 @@ impl Store {
         .await
     }
 
+    /// Finds a user by normalised email, outside a transaction.
+    pub async fn user_with_email(&self, email: &str) -> AppResult<User> {
+        self.db
+            .fetch_one(
+                sql(format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1")).bind(email),
+                "user",
+            )
+            .await
+    }
+
     /// Loads a user.
     pub async fn user(&self, id: UserId) -> AppResult<User> {
         self.db

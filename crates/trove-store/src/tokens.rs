@@ -173,7 +173,7 @@ impl Store {
             .await?;
         let now = now_ms();
         let Some(row) = row.filter(|r| {
-            r.revoked_at.is_none() && r.expires_at.is_none_or(|t| t > now) && r.status == "active"
+            r.revoked_at.is_none() && r.expires_at.is_none_or(|t| t > now) && r.status != "disabled"
         }) else {
             return Ok(None);
         };

@@ -6,8 +6,10 @@
 //! a missing URL fails the test so a green run always means both engines were tested.
 
 pub mod db;
+pub mod server;
 
 pub use db::{TestDb, postgres_url};
+pub use server::{Reply, TestOrg, TestServer, bootstrap};
 
 /// Declares, for each `async fn name(db: &TestDb)` given, a module `name` with two tests, `sqlite` and
 /// `postgres`, that run the function on a fresh database of each engine.

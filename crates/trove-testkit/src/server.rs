@@ -1,0 +1,161 @@
+//! A real Trove API server on a loopback port, over a test database, and a small JSON client for it.
+
+use std::sync::Arc;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use trove_server::{AppState, ServerConfig};
+use trove_store::Store;
+
+/// A running server. Stopped when dropped.
+pub struct TestServer {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// A client without cookies.
+    pub client: reqwest::Client,
+    shutdown: CancellationToken,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// A response: status and JSON body (`Value::Null` when the body is not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    /// The status code.
+    pub status: StatusCode,
+    /// The parsed body.
+    pub body: Value,
+    /// The response headers.
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Reply {
+    /// `body["error"]` as text.
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or_default()
+    }
+}
+
+impl TestServer {
+    /// Starts a server over `store`.
+    pub async fn start(store: Store) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let base = format!("http://{}", listener.local_addr().expect("local addr"));
+        let state = AppState {
+            store,
+            config: Arc::new(ServerConfig::default()),
+            metrics: trove_server::metrics::handle(),
+        };
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            let _ = trove_server::serve(listener, state, stop).await;
+        });
+        Self {
+            base,
+            client: reqwest::Client::new(),
+            shutdown,
+        }
+    }
+
+    /// Sends a request with an optional bearer token and JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        Self::reply(req.send().await.expect("request sent")).await
+    }
+
+    /// Sends raw bytes as a JSON body.
+    pub async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        Self::reply(req.send().await.expect("request sent")).await
+    }
+
+    /// Turns a response into a [`Reply`].
+    pub async fn reply(response: reqwest::Response) -> Reply {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.unwrap_or_default();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            body,
+            headers,
+        }
+    }
+
+    /// GET with a token.
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    /// POST JSON with a token.
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    /// PATCH JSON with a token.
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    /// DELETE with a token.
+    pub async fn delete(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+}
+
+/// An org with its owner's token, made through the store (as `trove admin bootstrap` does).
+pub struct TestOrg {
+    /// The org's slug.
+    pub slug: String,
+    /// The org's id.
+    pub id: String,
+    /// The owner's API token.
+    pub owner_token: String,
+}
+
+/// Bootstraps an org `slug` owned by `email`.
+pub async fn bootstrap(store: &Store, slug: &str, email: &str) -> TestOrg {
+    let (org, _, token) = store
+        .bootstrap(slug, email, Some("correct horse battery"))
+        .await
+        .expect("bootstrap");
+    TestOrg {
+        slug: org.slug,
+        id: org.id.to_string(),
+        owner_token: token,
+    }
+}
