@@ -129,6 +129,9 @@ fn parse_yaml(yaml: &str) -> Result<Map<String, Value>, YamlProblem> {
     if yaml.trim().is_empty() {
         return Ok(Map::new());
     }
+    if let Some(map) = parse_flat(yaml) {
+        return Ok(map);
+    }
     match serde_saphyr::from_str_with_options::<Value>(yaml, yaml_options()) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(Value::Null) => Ok(Map::new()),
@@ -153,6 +156,55 @@ fn parse_yaml(yaml: &str) -> Result<Map<String, Value>, YamlProblem> {
             })
         }
     }
+}
+
+/// Fast path for the commonest frontmatter: one `key: value` per line, every value a plain or
+/// simply quoted string. For exactly this subset YAML yields the same strings, so the full parser
+/// (whose fixed cost dominates on small blocks) is skipped. Anything else returns `None`.
+fn parse_flat(yaml: &str) -> Option<Map<String, Value>> {
+    let mut map = Map::new();
+    for line in yaml.lines() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (key, rest) = split_key(line)?;
+        let value = rest.trim_matches(' ');
+        let text = flat_scalar(value)?;
+        if map.insert(key.to_owned(), Value::String(text)).is_some() {
+            return None;
+        }
+    }
+    Some(map)
+}
+
+/// A scalar YAML reads as exactly this string, or `None` when YAML might read it otherwise
+/// (typed values, indicators, comments, escapes, nested syntax).
+fn flat_scalar(v: &str) -> Option<String> {
+    if v.is_empty() || v.chars().any(|c| c.is_control()) {
+        return None;
+    }
+    let b = v.as_bytes();
+    let last = b[b.len() - 1];
+    if b[0] == b'\'' {
+        let inner = v.strip_prefix('\'')?.strip_suffix('\'')?;
+        return (!inner.contains('\'')).then(|| inner.to_owned());
+    }
+    if b[0] == b'"' {
+        let inner = v.strip_prefix('"')?.strip_suffix('"')?;
+        return (!inner.contains(['"', '\\'])).then(|| inner.to_owned());
+    }
+    let indicator = b"-?:,[]{}#&*!|>%@`+.~".contains(&b[0]) || b[0].is_ascii_digit();
+    if indicator || last == b':' || v.contains(": ") || v.contains(" #") {
+        return None;
+    }
+    const TYPED: [&str; 12] = [
+        "true", "false", "yes", "no", "on", "off", "y", "n", "null", "nan", "inf", "infinity",
+    ];
+    if TYPED.contains(&v.to_ascii_lowercase().as_str()) {
+        return None;
+    }
+    Some(v.to_owned())
 }
 
 /// Line-wise `key: value` reading: what Claude Code falls back to for frontmatter that is not
@@ -305,6 +357,36 @@ mod tests {
         let d = parse_document(&y);
         assert_eq!(d.status, FrontmatterStatus::Lenient);
         assert!(start.elapsed().as_secs() < 2);
+    }
+
+    #[test]
+    fn flat_fast_path_agrees_with_yaml() {
+        let cases = [
+            "name: a\ndescription: Does things, well. (v2)\n",
+            "name: 'quoted'\ndescription: \"double\"\nargument-hint: <file> [--x]\n",
+            "name: x\nurl: https://example.com/a#b\n",
+            "a: b\r\nc: d e f\r\n",
+        ];
+        for c in cases {
+            let fast = parse_flat(c).expect(c);
+            let full = serde_saphyr::from_str::<Value>(c).expect(c);
+            assert_eq!(Value::Object(fast), full, "{c}");
+        }
+        for slow in [
+            "a: true",
+            "a: 1.5",
+            "a: b: c",
+            "a: [x]",
+            "a:\n  b: c",
+            "a: x #c",
+            "a: *r",
+            "a: ~",
+            "a: 'it''s'",
+            "a: -x",
+            "a: b\na: c",
+        ] {
+            assert!(parse_flat(slow).is_none(), "{slow}");
+        }
     }
 
     #[test]

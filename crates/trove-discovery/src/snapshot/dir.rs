@@ -120,15 +120,14 @@ impl DirSnapshot {
                 } else {
                     format!("{rel}/{name}")
                 };
-                // symlink_metadata: never follow a link while listing.
-                let meta = match child.path().symlink_metadata() {
-                    Ok(m) => m,
+                // The entry's own type (never follows a link); stat only when a size is needed.
+                let ft = match child.file_type() {
+                    Ok(t) => t,
                     Err(e) => {
                         self.skipped.push(format!("{path}: {e}"));
                         continue;
                     }
                 };
-                let ft = meta.file_type();
                 if ft.is_symlink() {
                     let target = fs::read_link(child.path())
                         .ok()
@@ -156,6 +155,13 @@ impl DirSnapshot {
                     });
                     stack.push((child.path(), path, depth + 1));
                 } else if ft.is_file() {
+                    let meta = match child.metadata() {
+                        Ok(m) => m,
+                        Err(e) => {
+                            self.skipped.push(format!("{path}: {e}"));
+                            continue;
+                        }
+                    };
                     self.entries.push(Entry {
                         path,
                         kind: EntryKind::Blob,
@@ -173,6 +179,18 @@ impl DirSnapshot {
     fn is_listed_blob(&self, path: &str) -> bool {
         self.blobs.contains(path)
     }
+}
+
+/// The path of an open file as the kernel sees it (Linux `/proc/self/fd`).
+#[cfg(target_os = "linux")]
+fn opened_path(file: &fs::File) -> Option<PathBuf> {
+    use std::os::fd::AsRawFd;
+    fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn opened_path(_file: &fs::File) -> Option<PathBuf> {
+    None
 }
 
 #[cfg(unix)]
@@ -208,19 +226,20 @@ impl Snapshot for DirSnapshot {
             }
             full.push(seg);
         }
-        // Resolve every component now: if a parent was swapped for a symlink after listing,
-        // the canonical path no longer sits under the root.
-        let canonical = fs::canonicalize(&full).map_err(|e| ReadError::Source(e.to_string()))?;
-        if !canonical.starts_with(&self.canonical_root) {
+        let file = fs::File::open(&full).map_err(|e| ReadError::Source(e.to_string()))?;
+        // Check where the opened file really is: if a parent was swapped for a symlink after
+        // listing, the open followed it out of the root. Asking the kernel about the open
+        // descriptor leaves no gap between check and read; elsewhere, resolve the path instead.
+        let real = opened_path(&file).or_else(|| fs::canonicalize(&full).ok());
+        if !real.is_some_and(|r| r.starts_with(&self.canonical_root)) {
             return Err(ReadError::OutsideSnapshot);
         }
-        let meta = full
-            .symlink_metadata()
+        let meta = file
+            .metadata()
             .map_err(|e| ReadError::Source(e.to_string()))?;
-        if !meta.file_type().is_file() {
+        if !meta.is_file() {
             return Err(ReadError::NotFound);
         }
-        let file = fs::File::open(&canonical).map_err(|e| ReadError::Source(e.to_string()))?;
         let mut buf = Vec::with_capacity(max_bytes.min(meta.len() as usize).min(1 << 20));
         file.take(max_bytes as u64)
             .read_to_end(&mut buf)
