@@ -43,7 +43,6 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 #[openapi(
     info(title = "Trove", description = "A self-hosted registry of Claude Code plugins: organizations, members, teams, tokens, and (as they land) config objects, plugins, marketplaces and connectors."),
     components(schemas(ErrorBody)),
-    modifiers(&Conventions),
     tags(
         (name = "system", description = "Health, readiness and metrics"),
         (name = "auth", description = "Sign-in and the current caller"),
@@ -133,9 +132,12 @@ impl Modify for Conventions {
 }
 
 fn api() -> (Router<AppState>, OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut spec) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::router())
-        .split_for_parts()
+        .split_for_parts();
+    // Applied here, not as an `#[openapi(modifiers)]`, because those run before the routes are merged.
+    Conventions.modify(&mut spec);
+    (router, spec)
 }
 
 /// The OpenAPI document of the server (what `/openapi.json` serves).
@@ -175,7 +177,7 @@ pub fn app(state: AppState) -> Router {
                 .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                     let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
                     tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-                }))
+                }).on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)))
                 .layer(SetSensitiveRequestHeadersLayer::new([
                     axum::http::header::AUTHORIZATION,
                     axum::http::header::COOKIE,

@@ -71,12 +71,14 @@ impl KeyRing {
         let invalid = |m: String| AppError::invalid("TROVE_ENCRYPTION_KEYS", m);
         let mut keys = BTreeMap::new();
         let mut active = None;
-        for (index, item) in spec
-            .split([',', '\n'])
+        // Comment lines (key files start with one) go first: they may contain commas themselves.
+        let items = spec
+            .lines()
+            .filter(|line| !line.trim_start().starts_with('#'))
+            .flat_map(|line| line.split(','))
             .map(str::trim)
-            .filter(|s| !s.is_empty() && !s.starts_with('#'))
-            .enumerate()
-        {
+            .filter(|s| !s.is_empty());
+        for (index, item) in items.enumerate() {
             let (id, key) = item.split_once(':').ok_or_else(|| {
                 invalid(format!(
                     "key {} must be written `id:base64` (e.g. `1:…`)",
@@ -183,6 +185,14 @@ impl KeyRing {
     /// The id of the key used for new writes.
     pub fn active_id(&self) -> u32 {
         self.active
+    }
+
+    /// The same keys with another one active, or `None` when the ring lacks it.
+    pub fn with_active(&self, id: u32) -> Option<Self> {
+        self.keys.contains_key(&id).then(|| Self {
+            active: id,
+            keys: self.keys.clone(),
+        })
     }
 
     /// Whether the ring holds a key of this id.
@@ -292,6 +302,13 @@ mod tests {
         assert_eq!(KeyRing::key_id_of(&old), Some(1));
         assert_eq!(KeyRing::key_id_of(&new), Some(2));
         let reparsed = KeyRing::parse(&ring.to_spec()).unwrap();
+        let dir = std::env::temp_dir().join(format!("trove-keys-{}", Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        ring.write_file(&dir.join("keys")).unwrap();
+        let (from_file, created) = KeyRing::load_or_create_file(&dir.join("keys")).unwrap();
+        assert!(!created);
+        assert_eq!(from_file.active_id(), 2);
+        std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(reparsed.active_id(), 2);
         assert_eq!(reparsed.decrypt(&old, aad(row)).unwrap(), b"v1");
     }

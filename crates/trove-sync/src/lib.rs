@@ -1,1 +1,3 @@
-//! Reconcile and apply: snapshot, discovery, plan, store; and the job handlers.
+//! Reconcile and apply (snapshot, discovery, plan, store), and the background job handlers.
+
+pub mod jobs;
