@@ -108,6 +108,20 @@ impl FromStr for ResourceRole {
     }
 }
 
+impl TryFrom<String> for OrgRole {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        value.parse()
+    }
+}
+
+impl TryFrom<String> for ResourceRole {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        value.parse()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,19 +138,5 @@ mod tests {
             assert_eq!(role.as_str().parse::<OrgRole>().unwrap(), role);
         }
         assert!("superuser".parse::<OrgRole>().is_err());
-    }
-}
-
-impl TryFrom<String> for OrgRole {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-
-impl TryFrom<String> for ResourceRole {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        value.parse()
     }
 }

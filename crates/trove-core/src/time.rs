@@ -24,19 +24,6 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
         .map(|t| t.with_timezone(&Utc).timestamp_millis())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats_and_parses() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
-        let now = now_ms();
-        assert_eq!(parse_rfc3339(&rfc3339(now)), Some(now));
-        assert_eq!(parse_rfc3339("yesterday"), None);
-    }
-}
-
 /// A point in time stored as epoch milliseconds and shown as RFC 3339 UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub i64);
@@ -81,3 +68,16 @@ impl utoipa::PartialSchema for Timestamp {
 }
 
 impl utoipa::ToSchema for Timestamp {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_and_parses() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        let now = now_ms();
+        assert_eq!(parse_rfc3339(&rfc3339(now)), Some(now));
+        assert_eq!(parse_rfc3339("yesterday"), None);
+    }
+}

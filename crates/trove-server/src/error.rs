@@ -95,10 +95,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     // Trailing bytes after the value are reported as a body error, not a field error.
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let parsed = serde_path_to_error::deserialize::<_, T>(&mut de);
-    if parsed.is_ok() {
-        if let Err(e) = de.end() {
-            return Err(AppError::bad_request(format!("invalid JSON body: {e}")));
-        }
+    if parsed.is_ok()
+        && let Err(e) = de.end()
+    {
+        return Err(AppError::bad_request(format!("invalid JSON body: {e}")));
     }
     match parsed {
         Ok(value) => Ok(value),

@@ -132,9 +132,9 @@ impl Store {
         actor: Actor,
     ) -> AppResult<ApiToken> {
         let mut tx = self.db.begin().await?;
-        let mut q = sql(format!(
-            "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 AND org_id = $3"
-        ))
+        let mut q = sql(
+            "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 AND org_id = $3",
+        )
         .bind(now_ms())
         .bind(token.uuid())
         .bind(org.uuid());

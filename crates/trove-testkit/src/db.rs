@@ -95,14 +95,14 @@ impl TestDb {
     /// Closes the pool and drops the PostgreSQL database.
     pub async fn finish(self) {
         self.store.db.close().await;
-        if let Some((admin, name)) = self.pg {
-            if let Ok(mut conn) = PgConnection::connect_with(&admin).await {
-                let _ = sqlx::query(AssertSqlSafe(format!(
-                    r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#
-                )))
-                .execute(&mut conn)
-                .await;
-            }
+        if let Some((admin, name)) = self.pg
+            && let Ok(mut conn) = PgConnection::connect_with(&admin).await
+        {
+            let _ = sqlx::query(AssertSqlSafe(format!(
+                r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#
+            )))
+            .execute(&mut conn)
+            .await;
         }
     }
 }

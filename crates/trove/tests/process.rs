@@ -98,10 +98,10 @@ async fn serve(env: &Env) -> Served {
     let base = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if let Ok(r) = reqwest::get(format!("{base}/readyz")).await {
-            if r.status() == 200 {
-                break;
-            }
+        if let Ok(r) = reqwest::get(format!("{base}/readyz")).await
+            && r.status() == 200
+        {
+            break;
         }
         assert!(
             Instant::now() < deadline,
