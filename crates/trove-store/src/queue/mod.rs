@@ -380,6 +380,15 @@ impl Queue {
     pub fn db(&self) -> &Db {
         &self.db
     }
+
+    /// Sets the gauge `trove_jobs_depth{state}` from [`Queue::depth_by_state`] (call it from the
+    /// metrics scrape or a timer).
+    pub async fn record_depth_metrics(&self) -> AppResult<()> {
+        for (state, n) in self.depth_by_state().await? {
+            metrics::gauge!("trove_jobs_depth", "state" => state).set(n as f64);
+        }
+        Ok(())
+    }
 }
 
 impl Store {
