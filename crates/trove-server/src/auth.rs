@@ -172,6 +172,15 @@ impl OrgCtx {
     pub fn actor(&self) -> Actor {
         self.caller.actor()
     }
+
+    /// The caller as far as resource access is concerned.
+    pub fn principal(&self) -> trove_store::registry::access::Principal {
+        trove_store::registry::access::Principal {
+            org_id: self.org.id,
+            membership_id: self.membership_id,
+            is_admin: self.role.is_admin(),
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for OrgCtx {

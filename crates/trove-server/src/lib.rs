@@ -51,6 +51,15 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "teams", description = "Teams and their members"),
         (name = "tokens", description = "API tokens"),
         (name = "audit", description = "The audit log"),
+        (name = "config-objects", description = "Config objects (skills, agents, commands, hooks, MCP and LSP servers, …) and their versions"),
+        (name = "skills", description = "Skills: a typed view of config objects"),
+        (name = "agents", description = "Agents: a typed view of config objects"),
+        (name = "commands", description = "Commands: a typed view of config objects"),
+        (name = "hooks", description = "Hooks: a typed view of config objects"),
+        (name = "mcps", description = "MCP servers: a typed view of config objects"),
+        (name = "lsps", description = "LSP servers: a typed view of config objects"),
+        (name = "plugins", description = "Plugins: named sets of config objects"),
+        (name = "marketplaces", description = "Marketplaces: ordered sets of plugins that members add to Claude Code"),
     )
 )]
 struct ApiDoc;

@@ -7,7 +7,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use trove_store::{Store, sql};
+use trove_store::Store;
 
 /// The process-wide recorder (metrics has one global recorder; servers in one test process share it).
 pub fn handle() -> PrometheusHandle {
@@ -46,15 +46,9 @@ pub async fn track(request: Request, next: Next) -> Response {
     response
 }
 
-/// Sets `trove_jobs{state}` to the number of jobs in each state.
+/// Refreshes the `trove_jobs_depth{state}` gauges (a failure only leaves the last values in place).
 pub async fn record_queue_depth(store: &Store) {
-    let rows: Vec<(String, i64)> = store
-        .db
-        .fetch_all(sql("SELECT state, COUNT(*) FROM jobs GROUP BY state"))
-        .await
-        .unwrap_or_default();
-    for state in ["queued", "running", "done", "dead"] {
-        let n = rows.iter().find(|(s, _)| s == state).map_or(0, |(_, n)| *n);
-        metrics::gauge!("trove_jobs", "state" => state).set(n as f64);
+    if let Err(error) = store.queue().record_depth_metrics().await {
+        tracing::warn!(%error, "cannot read the job queue depth");
     }
 }

@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod db;
 pub mod model;
 pub mod queue;
+pub mod registry;
 pub mod rekey;
 pub mod secret;
 pub mod settings;

@@ -1,10 +1,15 @@
 //! The REST API: one module per resource, each contributing its routes and their OpenAPI entries.
 
+pub mod access;
 pub mod audit;
 pub mod auth;
+pub mod config_objects;
+pub mod marketplaces;
 pub mod me;
 pub mod members;
+pub mod object_types;
 pub mod orgs;
+pub mod plugins;
 pub mod system;
 pub mod teams;
 pub mod tokens;
@@ -24,4 +29,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .merge(teams::router())
         .merge(tokens::router())
         .merge(audit::router())
+        .merge(config_objects::router())
+        .merge(object_types::router())
+        .merge(plugins::router())
+        .merge(marketplaces::router())
 }

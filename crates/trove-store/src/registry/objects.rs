@@ -1,0 +1,1 @@
+//! Placeholder: this part of the registry is being written.
