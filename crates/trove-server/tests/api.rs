@@ -628,7 +628,10 @@ async fn health_ready_metrics(db: &TestDb) {
         text.contains("trove_http_request_duration_seconds"),
         "{text}"
     );
-    assert!(text.contains("trove_jobs_depth{state=\"queued\"}"), "{text}");
+    assert!(
+        text.contains("trove_jobs_depth{state=\"queued\"}"),
+        "{text}"
+    );
     let spec = s.call(Method::GET, "/openapi.json", None, None).await;
     assert_eq!(spec.status, 200);
     assert!(spec.body["paths"]["/v1/orgs/{org}/members"].is_object());
