@@ -87,6 +87,8 @@ impl<'a> TreeIndex<'a> {
             }
         }
         idx.files.sort_unstable();
+        idx.symlinks.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        idx.symlinks.dedup_by(|a, b| a.path == b.path);
         if !skipped.is_empty() {
             let examples: Vec<String> = skipped
                 .iter()
@@ -167,15 +169,21 @@ impl<'a> TreeIndex<'a> {
 
     /// Symlink entries at or below `dir`.
     pub fn symlinks_under<'s>(&'s self, dir: &'s str) -> impl Iterator<Item = &'a Entry> + 's {
-        self.symlinks
+        // Sorted by path: `dir` itself, then everything under `dir/`, form one range.
+        let start = self.symlinks.partition_point(|e| e.path.as_str() < dir);
+        self.symlinks[start..]
             .iter()
             .copied()
+            .take_while(move |e| e.path.starts_with(dir))
             .filter(move |e| e.path == dir || paths::strip_dir(&e.path, dir).is_some())
     }
 
     /// The symlink entry at exactly `path`.
     pub fn symlink_at(&self, path: &str) -> Option<&'a Entry> {
-        self.symlinks.iter().copied().find(|e| e.path == path)
+        self.symlinks
+            .binary_search_by(|e| e.path.as_str().cmp(path))
+            .ok()
+            .map(|i| self.symlinks[i])
     }
 
     /// Submodule paths.

@@ -199,7 +199,6 @@ pub fn resolve_source(
     mkt: &Marketplace,
     warnings: &mut Vec<Warning>,
 ) -> Resolution {
-    let path = mkt.info.path.as_str();
     let Some(source) = source else {
         return Resolution::Invalid(
             Source::Unknown { raw: Value::Null },
@@ -208,7 +207,7 @@ pub fn resolve_source(
     };
     match source {
         Value::String(s) => resolve_string(s, mkt, warnings),
-        Value::Object(o) => resolve_object(o, source, path),
+        Value::Object(o) => resolve_object(o, source),
         other => Resolution::Invalid(
             Source::Unknown { raw: other.clone() },
             "`source` must be a string or an object".into(),
@@ -269,7 +268,7 @@ fn opt_str(o: &Map<String, Value>, key: &str) -> Option<String> {
     o.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
-fn resolve_object(o: &Map<String, Value>, raw: &Value, _path: &str) -> Resolution {
+fn resolve_object(o: &Map<String, Value>, raw: &Value) -> Resolution {
     let unknown = || Source::Unknown { raw: raw.clone() };
     let kind = o.get("source").and_then(Value::as_str).unwrap_or("");
     let git_ref = opt_str(o, "ref");

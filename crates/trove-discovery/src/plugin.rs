@@ -11,7 +11,7 @@ use crate::components::{self, Layout};
 use crate::ctx::Ctx;
 use crate::manifest::{self, ComponentSpecs, NameCheck};
 use crate::marketplace::Marketplace;
-use crate::model::{Components, Metadata, PluginCandidate, Source, Warning, WarningCode};
+use crate::model::{Components, PluginCandidate, Source, Warning, WarningCode};
 use crate::paths;
 
 /// What is known about a local plugin before its folder is read.
@@ -239,7 +239,7 @@ pub fn build_without_files(
         selected_by_default: supported && selectable,
         components: Components::default(),
         warnings,
-        metadata: Metadata { ..metadata },
+        metadata,
         manifest_path: None,
         marketplace_path: Some(marketplace.info.path.clone()),
         needs_fetch,
