@@ -72,3 +72,66 @@ fn bad_settings_give_clear_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn discover_prints_the_documented_json_shape() {
+    let fixtures = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures/claude-plugins"
+    );
+    let out = trove(&[
+        "discover",
+        &format!("{fixtures}/anthropics__skills"),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        ["classification", "marketplace", "plugins", "warnings"]
+    );
+    assert_eq!(json["classification"], "marketplace");
+    assert_eq!(json["marketplace"]["name"], "anthropic-agent-skills");
+    let skills: Vec<usize> = json["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["components"]["skills"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(skills, [4, 12, 1]);
+    for key in [
+        "key",
+        "name",
+        "root",
+        "source",
+        "strict",
+        "supported",
+        "selected_by_default",
+        "components",
+        "warnings",
+    ] {
+        assert!(json["plugins"][0].get(key).is_some(), "plugin lacks {key}");
+    }
+    // The readable summary names the classification and the plugins.
+    let out = trove(&["discover", &format!("{fixtures}/obra__superpowers")]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("marketplace") && text.contains("superpowers"),
+        "{text}"
+    );
+    // A missing directory is a clear error.
+    let out = trove(&["discover", "/nonexistent/repo"]);
+    assert!(!out.status.success());
+    assert!(!out.stderr.is_empty());
+}
