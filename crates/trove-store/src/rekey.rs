@@ -22,10 +22,20 @@ pub struct EncryptedColumn {
 }
 
 /// Every encrypted column of the schema.
-pub const ENCRYPTED_COLUMNS: &[EncryptedColumn] = &[EncryptedColumn {
-    table: crate::audit::DETAIL_COLUMN.0,
-    column: crate::audit::DETAIL_COLUMN.1,
-}];
+pub const ENCRYPTED_COLUMNS: &[EncryptedColumn] = &[
+    EncryptedColumn {
+        table: crate::audit::DETAIL_COLUMN.0,
+        column: crate::audit::DETAIL_COLUMN.1,
+    },
+    EncryptedColumn {
+        table: crate::registry::objects::VERSIONS_TABLE,
+        column: crate::registry::objects::PAYLOAD_COLUMN,
+    },
+    EncryptedColumn {
+        table: crate::registry::objects::VERSIONS_TABLE,
+        column: crate::registry::objects::RAW_SOURCE_COLUMN,
+    },
+];
 
 const BATCH: i64 = 200;
 
