@@ -1,1 +1,0 @@
-//! Placeholder: this part of the registry is being written.
