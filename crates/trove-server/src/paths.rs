@@ -32,3 +32,53 @@ pub struct TokenPath {
     /// The token id.
     pub token: String,
 }
+
+/// `/v1/orgs/{org}/plugins/{plugin}`.
+#[derive(Debug, Deserialize)]
+pub struct PluginPath {
+    /// The plugin id.
+    pub plugin: String,
+}
+
+/// `/v1/orgs/{org}/plugins/{plugin}/config-objects/{object}`.
+#[derive(Debug, Deserialize)]
+pub struct PluginObjectPath {
+    /// The plugin id.
+    pub plugin: String,
+    /// The config object id.
+    pub object: String,
+}
+
+/// `/v1/orgs/{org}/plugins/{plugin}/access/{grant}`.
+#[derive(Debug, Deserialize)]
+pub struct PluginGrantPath {
+    /// The plugin id.
+    pub plugin: String,
+    /// The grant id.
+    pub grant: String,
+}
+
+/// `/v1/orgs/{org}/marketplaces/{marketplace}`.
+#[derive(Debug, Deserialize)]
+pub struct MarketplacePath {
+    /// The marketplace id.
+    pub marketplace: String,
+}
+
+/// `/v1/orgs/{org}/marketplaces/{marketplace}/plugins/{plugin}`.
+#[derive(Debug, Deserialize)]
+pub struct MarketplacePluginPath {
+    /// The marketplace id.
+    pub marketplace: String,
+    /// The plugin id.
+    pub plugin: String,
+}
+
+/// `/v1/orgs/{org}/marketplaces/{marketplace}/access/{grant}`.
+#[derive(Debug, Deserialize)]
+pub struct MarketplaceGrantPath {
+    /// The marketplace id.
+    pub marketplace: String,
+    /// The grant id.
+    pub grant: String,
+}

@@ -49,3 +49,41 @@ impl World {
         (membership, secret)
     }
 }
+
+/// Inserts a config object row straight into the database (no version), for tests that only need
+/// its identity, type and status. Returns its `cob_…` id.
+pub async fn insert_object(db: &TestDb, org_id: &str, object_type: &str, name: &str) -> String {
+    let org: OrgId = org_id.parse().unwrap();
+    let id = trove_core::ConfigObjectId::new();
+    let now = trove_core::time::now_ms();
+    db.store
+        .db
+        .execute(
+            trove_store::sql(
+                "INSERT INTO config_objects (id, org_id, type, source_mode, status, name, title, description, \
+                 search_text, created_at, updated_at) VALUES ($1, $2, $3, 'manual', 'active', $4, $4, '', $4, $5, $5)",
+            )
+            .bind(id.uuid())
+            .bind(org.uuid())
+            .bind(object_type)
+            .bind(name)
+            .bind(now),
+        )
+        .await
+        .unwrap();
+    id.to_string()
+}
+
+/// Sets a config object's status straight in the database.
+pub async fn set_object_status(db: &TestDb, object_id: &str, status: &str) {
+    let id: trove_core::ConfigObjectId = object_id.parse().unwrap();
+    db.store
+        .db
+        .execute(
+            trove_store::sql("UPDATE config_objects SET status = $1 WHERE id = $2")
+                .bind(status)
+                .bind(id.uuid()),
+        )
+        .await
+        .unwrap();
+}
