@@ -292,6 +292,35 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The live membership of an object in a plugin (after an attach).
+    pub async fn object_plugin(
+        &self,
+        org: OrgId,
+        object: ConfigObjectId,
+        plugin: PluginId,
+    ) -> AppResult<ObjectPlugin> {
+        let (id, name, status, at): (uuid::Uuid, String, String, i64) = self
+            .db
+            .fetch_one(
+                sql("SELECT pl.id, pl.name, pl.status, po.created_at FROM plugin_objects po \
+                     JOIN plugins pl ON pl.id = po.plugin_id \
+                     WHERE po.org_id = $1 AND po.object_id = $2 AND po.plugin_id = $3 AND po.removed_at IS NULL")
+                .bind(org.uuid())
+                .bind(object.uuid())
+                .bind(plugin.uuid()),
+                "plugin membership",
+            )
+            .await?;
+        Ok(ObjectPlugin {
+            plugin_id: id.into(),
+            name,
+            status: status.parse().map_err(AppError::internal)?,
+            added_at: at.into(),
+        })
+    }
+}
+
 /// Appends keyset paging by an id column, ascending.
 fn page_by_id(q: &mut Sql, column: &str, page: PageRequest) {
     if let Some(after) = page.after {
