@@ -149,13 +149,14 @@ async fn create_get_and_versions(db: &TestDb) {
         .post(
             &w.path(&format!("/config-objects/{id}/versions")),
             t,
-            json!({"input": {"files": files, "reason": "add a script"}}),
+            json!({"input": {"files": files}, "reason": "add a script"}),
         )
         .await;
     assert_eq!(v2.status, 201, "{:?}", v2.body);
     assert_eq!(v2.body["item"]["created"], true);
     assert_eq!(v2.body["item"]["version"]["versionNumber"], 2);
-    assert_eq!(v2.body["item"]["version"]["sourceRevision"], "add a script");
+    assert_eq!(v2.body["item"]["version"]["reason"], "add a script");
+    assert!(v2.body["item"]["version"]["sourceRevision"].is_null());
     assert_eq!(
         v2.body["item"]["object"]["description"],
         "Read and fill PDFs"
@@ -169,6 +170,15 @@ async fn create_get_and_versions(db: &TestDb) {
         .collect();
     assert_eq!(paths, ["SKILL.md", "assets/logo.png", "scripts/fill.py"]);
 
+    let long = s
+        .post(
+            &w.path(&format!("/config-objects/{id}/versions")),
+            t,
+            json!({"input": {"rawSourceText": skill("pdf-tools", "Other", "x")}, "reason": "r".repeat(1001)}),
+        )
+        .await;
+    assert_eq!(long.status, 400);
+    assert_eq!(long.body["field"], "reason");
     let list = s
         .get(&w.path(&format!("/config-objects/{id}/versions")), t)
         .await;

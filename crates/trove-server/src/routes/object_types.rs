@@ -180,7 +180,7 @@ macro_rules! type_view {
                 Path(path): Path<ObjectPath>,
                 AppJson(req): AppJson<NewVersion>,
             ) -> ApiResult<(StatusCode, Json<Mutation<WrittenVersion>>)> {
-                new_version(&state, &ctx, &path.object, Some($kind), req.input).await
+                new_version(&state, &ctx, &path.object, Some($kind), req).await
             }
         }
     };

@@ -245,7 +245,8 @@ pub(crate) async fn create(
                 connector_instance_id: None,
                 plugin_ids,
                 version: prepared,
-                source_revision: input.reason,
+                source_revision: None,
+                reason: None,
             },
             ctx.actor(),
         )

@@ -41,9 +41,14 @@ pub struct ObjectVersionPath {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NewVersion {
-    /// The content (`reason` inside it is kept as the version's source revision).
+    /// The content.
     pub input: ObjectInput,
+    /// Why this version is made (at most 1,000 characters), kept on the version.
+    pub reason: Option<String>,
 }
+
+/// Longest `reason`, in characters.
+const MAX_REASON_CHARS: usize = 1000;
 
 /// The result of writing a version.
 #[derive(Debug, Serialize, ToSchema)]
@@ -103,15 +108,29 @@ pub(crate) async fn new_version(
     ctx: &OrgCtx,
     object: &str,
     kind: Option<ObjectType>,
-    input: ObjectInput,
+    req: NewVersion,
 ) -> ApiResult<(StatusCode, Json<Mutation<WrittenVersion>>)> {
     let id = object_id(object)?;
+    let NewVersion { input, reason } = req;
+    let reason = reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    if reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > MAX_REASON_CHARS)
+    {
+        return Err(AppError::invalid(
+            "reason",
+            format!("`reason` is longer than {MAX_REASON_CHARS} characters"),
+        )
+        .into());
+    }
     let current = viewable(state, ctx, id, kind, ResourceRole::Editor).await?;
     let prepared =
         validate::prepare(current.object_type, &input).map_err(|p| problems_error(&p))?;
     let written = state
         .store
-        .create_version(ctx.org_id(), id, &prepared, input.reason, ctx.actor())
+        .create_version(ctx.org_id(), id, &prepared, None, reason, ctx.actor())
         .await?;
     let status = if written.created {
         StatusCode::CREATED
@@ -156,7 +175,7 @@ async fn create_version(
     Path(path): Path<ObjectPath>,
     AppJson(req): AppJson<NewVersion>,
 ) -> ApiResult<(StatusCode, Json<Mutation<WrittenVersion>>)> {
-    new_version(&state, &ctx, &path.object, None, req.input).await
+    new_version(&state, &ctx, &path.object, None, req).await
 }
 
 /// The latest version with its content (`viewer`).

@@ -116,8 +116,10 @@ pub struct VersionSummary {
     pub content_hash: String,
     /// Total size of the raw source files in bytes.
     pub size_bytes: i64,
-    /// Why it was made (the `reason` given), or the source commit for imported versions.
+    /// The source commit, for versions imported by a connector.
     pub source_revision: Option<String>,
+    /// Why it was made, as its author said.
+    pub reason: Option<String>,
     /// When it was made.
     pub created_at: Timestamp,
 }
@@ -136,8 +138,10 @@ pub struct ObjectVersion {
     pub content_hash: String,
     /// Total size of the raw source files in bytes.
     pub size_bytes: i64,
-    /// Why it was made, or the source commit.
+    /// The source commit, for versions imported by a connector.
     pub source_revision: Option<String>,
+    /// Why it was made, as its author said.
+    pub reason: Option<String>,
     /// When it was made.
     pub created_at: Timestamp,
     /// The normalized payload: parsed frontmatter and file list for Markdown components, the wrapped
@@ -158,6 +162,7 @@ impl ObjectVersion {
             content_hash: self.content_hash.clone(),
             size_bytes: self.size_bytes,
             source_revision: self.source_revision.clone(),
+            reason: self.reason.clone(),
             created_at: self.created_at,
         }
     }
@@ -231,7 +236,7 @@ impl TryFrom<ObjectRow> for ConfigObject {
 
 /// The columns of a version row (alias `v`), without the encrypted content.
 pub(crate) const SUMMARY_COLUMNS: &str = "v.id, v.object_id, CAST(v.version_number AS BIGINT) AS version_number, \
-     v.content_hash, v.size_bytes, v.source_revision, v.created_at";
+     v.content_hash, v.size_bytes, v.source_revision, v.reason, v.created_at";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct SummaryRow {
@@ -241,6 +246,7 @@ pub(crate) struct SummaryRow {
     content_hash: String,
     size_bytes: i64,
     source_revision: Option<String>,
+    reason: Option<String>,
     created_at: i64,
 }
 
@@ -253,6 +259,7 @@ impl From<SummaryRow> for VersionSummary {
             content_hash: r.content_hash,
             size_bytes: r.size_bytes,
             source_revision: r.source_revision,
+            reason: r.reason,
             created_at: Timestamp(r.created_at),
         }
     }
@@ -270,7 +277,7 @@ pub(crate) struct SealedVersionRow {
 
 /// The columns of [`SealedVersionRow`].
 pub(crate) const VERSION_COLUMNS: &str = "v.id, v.object_id, CAST(v.version_number AS BIGINT) AS version_number, \
-     v.content_hash, v.size_bytes, v.source_revision, v.created_at, v.org_id, v.payload, v.raw_source";
+     v.content_hash, v.size_bytes, v.source_revision, v.reason, v.created_at, v.org_id, v.payload, v.raw_source";
 
 fn aad(column: &'static str, row: Uuid, org: Uuid) -> Aad<'static> {
     Aad {
@@ -316,6 +323,7 @@ impl Store {
             content_hash: summary.content_hash,
             size_bytes: summary.size_bytes,
             source_revision: summary.source_revision,
+            reason: summary.reason,
             created_at: summary.created_at,
             payload: serde_json::from_slice(&payload)?,
             files: serde_json::from_slice(&raw)?,

@@ -29,8 +29,10 @@ pub struct NewObject {
     pub plugin_ids: Vec<PluginId>,
     /// The first version.
     pub version: Prepared,
-    /// Why, or the source commit.
+    /// The source commit, for imported objects.
     pub source_revision: Option<String>,
+    /// Why it was made.
+    pub reason: Option<String>,
 }
 
 /// The result of writing a version.
@@ -118,7 +120,7 @@ impl Store {
                 1,
                 now,
                 v,
-                new.source_revision.clone(),
+                (new.source_revision.clone(), new.reason.clone()),
                 actor,
             )
             .await?;
@@ -169,15 +171,15 @@ impl Store {
         number: i64,
         at: i64,
         v: &Prepared,
-        source_revision: Option<String>,
+        (source_revision, reason): (Option<String>, Option<String>),
         actor: Actor,
     ) -> AppResult<ObjectVersion> {
         let id = ConfigVersionId::new();
         let (payload, raw) = self.seal_version(org, id, &v.payload, &v.files)?;
         tx.execute(
             sql("INSERT INTO config_object_versions (id, org_id, object_id, version_number, content_hash, payload, \
-                 raw_source, size_bytes, source_revision, created_by, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+                 raw_source, size_bytes, source_revision, reason, created_by, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
             .bind(id.uuid())
             .bind(org.uuid())
             .bind(object.uuid())
@@ -187,6 +189,7 @@ impl Store {
             .bind(raw)
             .bind(v.size_bytes)
             .bind(source_revision.clone())
+            .bind(reason.clone())
             .bind(actor.user_id.map(|u| u.uuid()))
             .bind(at),
         )
@@ -198,6 +201,7 @@ impl Store {
             content_hash: v.content_hash.clone(),
             size_bytes: v.size_bytes,
             source_revision,
+            reason,
             created_at: at.into(),
             payload: v.payload.clone(),
             files: v.files.clone(),
@@ -213,6 +217,7 @@ impl Store {
         object: ConfigObjectId,
         v: &Prepared,
         source_revision: Option<String>,
+        reason: Option<String>,
         actor: Actor,
     ) -> AppResult<VersionWrite> {
         let mut tx = self.db.begin().await?;
@@ -267,7 +272,16 @@ impl Store {
         let at = now_ms().max(latest.as_ref().map_or(0, |l| l.3));
         let number = max.unwrap_or(0) + 1;
         let version = self
-            .insert_version(&mut tx, org, object, number, at, v, source_revision, actor)
+            .insert_version(
+                &mut tx,
+                org,
+                object,
+                number,
+                at,
+                v,
+                (source_revision, reason),
+                actor,
+            )
             .await?;
         tx.execute(
             sql("UPDATE config_objects SET name = $1, title = $2, description = $3, search_text = $4, updated_at = $5 \

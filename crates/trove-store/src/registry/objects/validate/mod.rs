@@ -66,8 +66,6 @@ pub struct ObjectInput {
     pub normalized_payload: Option<Value>,
     /// With `rawSourceText`: the file's path (`commands/deploy.md`); names commands and fills search.
     pub path: Option<String>,
-    /// Why this version was made (kept on the version as its source revision).
-    pub reason: Option<String>,
 }
 
 /// One thing wrong with the input.
