@@ -1,1 +1,20 @@
-//! Repository snapshots from git URLs and GitHub.
+//! Repository snapshots: one commit of a repository as a listing plus a blob reader, feeding
+//! `trove-discovery` and the importer.
+//!
+//! - [`RepositorySource`] is what the sync engine calls: a cheap [`RepositorySource::head`] (ref
+//!   advertisement only) and [`RepositorySource::snapshot`] at an exact commit SHA. It is
+//!   dyn-compatible, so engines hold an `Arc<dyn RepositorySource>`.
+//! - [`GitSource`] implements it for https/http/`file://` URLs and local repositories with gix:
+//!   shallow fetches into a per-URL bare-repository cache, trees read without a work tree, every
+//!   call bounded in time and size.
+//! - [`RepoSnapshot`] implements [`trove_discovery::Snapshot`], so
+//!   `trove_discovery::discover(&snapshot)` judges a git commit exactly as it judges a directory.
+
+pub mod git;
+mod snapshot;
+mod source;
+
+pub use git::location::redact_url;
+pub use git::{GitLimits, GitSource};
+pub use snapshot::{BlobReader, RepoSnapshot, SnapshotParts};
+pub use source::{BoxFuture, Credentials, Head, Reference, RepositorySource, SourceError, Target};

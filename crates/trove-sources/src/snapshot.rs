@@ -1,0 +1,174 @@
+//! [`RepoSnapshot`]: one commit of a repository, listed once, read lazily.
+//!
+//! The listing is complete or says it is not ([`RepoSnapshot::truncated`]); blobs are read on demand
+//! through a source-specific [`BlobReader`], so discovery touches only the few files it needs and an
+//! import reads exactly the files it imports, all at the snapshot's commit.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use trove_discovery::{Entry, EntryKind, ReadError, Snapshot};
+
+use crate::source::SourceError;
+
+/// Reads blobs of one snapshot. Implemented per source (git object database, GitHub blobs API).
+///
+/// Called from synchronous code (discovery), so the sync engine runs discovery and imports inside
+/// `spawn_blocking`.
+pub trait BlobReader: Send + Sync + fmt::Debug {
+    /// The whole content of the blob listed at `path`, or [`SourceError::TooLarge`] when it is
+    /// larger than `max_bytes` (never silently cut short).
+    fn read_blob(&self, path: &str, max_bytes: u64) -> Result<Vec<u8>, SourceError>;
+}
+
+/// One commit of a repository as a flat listing plus a blob reader.
+///
+/// Cheap to clone (one `Arc`), `Send + Sync`, and implements [`trove_discovery::Snapshot`], so
+/// `trove_discovery::discover(&snapshot)` works on it exactly as on a directory.
+#[derive(Clone)]
+pub struct RepoSnapshot {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    sha: String,
+    entries: Vec<Entry>,
+    /// Index of blob entries by path, for `read` and `entry`.
+    by_path: HashMap<String, usize>,
+    truncated: bool,
+    root_name: Option<String>,
+    skipped: Vec<String>,
+    reader: Box<dyn BlobReader>,
+}
+
+/// The parts a source assembles a snapshot from.
+#[derive(Debug)]
+pub struct SnapshotParts {
+    /// Commit SHA (full hexadecimal).
+    pub sha: String,
+    /// Every entry, paths relative to the snapshot root (never `..`, never a leading `/`).
+    pub entries: Vec<Entry>,
+    /// True when a limit stopped the listing.
+    pub truncated: bool,
+    /// Name of the root (repository or subdir name).
+    pub root_name: Option<String>,
+    /// Entries left out and why (names that are not UTF-8 or not safe as paths).
+    pub skipped: Vec<String>,
+}
+
+impl RepoSnapshot {
+    /// Assembles a snapshot from a listing and a reader.
+    pub fn new(parts: SnapshotParts, reader: Box<dyn BlobReader>) -> Self {
+        let by_path = parts
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.kind == EntryKind::Blob)
+            .map(|(i, e)| (e.path.clone(), i))
+            .collect();
+        RepoSnapshot {
+            inner: Arc::new(Inner {
+                sha: parts.sha,
+                entries: parts.entries,
+                by_path,
+                truncated: parts.truncated,
+                root_name: parts.root_name,
+                skipped: parts.skipped,
+                reader,
+            }),
+        }
+    }
+
+    /// The commit SHA this snapshot shows.
+    pub fn sha(&self) -> &str {
+        &self.inner.sha
+    }
+
+    /// Every entry (blobs, trees, symlinks, submodules).
+    pub fn entries(&self) -> &[Entry] {
+        &self.inner.entries
+    }
+
+    /// True when a limit stopped the listing: a reconcile must not tombstone anything then.
+    pub fn truncated(&self) -> bool {
+        self.inner.truncated
+    }
+
+    /// Entries left out of the listing and why (not UTF-8, unsafe names). Not truncation: these
+    /// paths can never be imported, so their absence says nothing about other files.
+    pub fn skipped(&self) -> &[String] {
+        &self.inner.skipped
+    }
+
+    /// The listing entry of the regular file at `path`.
+    pub fn blob_entry(&self, path: &str) -> Option<&Entry> {
+        self.inner
+            .by_path
+            .get(path)
+            .map(|&i| &self.inner.entries[i])
+    }
+
+    /// The whole content of the file at `path`, for imports. [`SourceError::TooLarge`] when it is
+    /// larger than `max_bytes`, [`SourceError::NotFound`] when `path` is not a regular file of the
+    /// snapshot (symlinks and submodules are never read through).
+    pub fn read_full(&self, path: &str, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
+        let Some(entry) = self.blob_entry(path) else {
+            return Err(SourceError::NotFound(format!(
+                "{} is not a file of this snapshot",
+                path.escape_debug()
+            )));
+        };
+        if entry.size > max_bytes {
+            return Err(SourceError::TooLarge(format!(
+                "{} has {} bytes, over the limit of {max_bytes}",
+                path.escape_debug(),
+                entry.size
+            )));
+        }
+        self.inner.reader.read_blob(path, max_bytes)
+    }
+}
+
+impl fmt::Debug for RepoSnapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RepoSnapshot")
+            .field("sha", &self.inner.sha)
+            .field("entries", &self.inner.entries.len())
+            .field("truncated", &self.inner.truncated)
+            .field("root_name", &self.inner.root_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Snapshot for RepoSnapshot {
+    fn entries(&self) -> &[Entry] {
+        &self.inner.entries
+    }
+
+    fn read(&self, path: &str, max_bytes: usize) -> Result<Vec<u8>, ReadError> {
+        if self.blob_entry(path).is_none() {
+            return Err(ReadError::NotFound);
+        }
+        // A prefix read still inflates the whole object (git stores blobs compressed, often as
+        // deltas), so only the reader's own hard blob limit applies; within it, cut to `max_bytes`.
+        let mut data = self
+            .inner
+            .reader
+            .read_blob(path, u64::MAX)
+            .map_err(|e| match e {
+                SourceError::NotFound(_) => ReadError::NotFound,
+                other => ReadError::Source(other.to_string()),
+            })?;
+        data.truncate(max_bytes);
+        Ok(data)
+    }
+
+    fn truncated(&self) -> bool {
+        self.inner.truncated
+    }
+
+    fn root_name(&self) -> Option<&str> {
+        self.inner.root_name.as_deref()
+    }
+}
