@@ -111,9 +111,10 @@ pub(crate) fn parse(
             if s == "file" && parsed.path.is_empty() {
                 return Err(SourceError::Invalid("file:// URL without a path".into()));
             }
-            if s == "file" && creds.is_some() {
+            if s != "https" && creds.is_some() {
+                // gix refuses to send them in clear text anyway; say so before connecting.
                 return Err(SourceError::Invalid(
-                    "credentials are only used with https".into(),
+                    "credentials are only sent over https".into(),
                 ));
             }
             let display = parsed.to_bstring().to_string();

@@ -419,8 +419,13 @@ fn fetch_commit(
         return Ok(repo);
     }
     if !matches!(reference, Reference::Sha(_)) {
-        let bytes = net::fetch_ref(&repo, remote, reference, budget)?;
-        tracing::debug!(remote = %remote.display, bytes, "fetched ref");
+        // The ref is only a hint (it lets servers that refuse fetches by id serve the common
+        // case); a ref deleted since `head` must not hide a commit that is still there.
+        match net::fetch_ref(&repo, remote, reference, budget) {
+            Ok(bytes) => tracing::debug!(remote = %remote.display, bytes, "fetched ref"),
+            Err(SourceError::NotFound(m)) => tracing::debug!(remote = %remote.display, "{m}"),
+            Err(e) => return Err(e),
+        }
         if repo.has_object(id) {
             return Ok(repo);
         }
