@@ -121,6 +121,17 @@ async fn unreachable_and_refusing_hosts() {
     let (url, _) = fake_http("404 Not Found");
     let err = src.head(&branch(&url, "main")).await.unwrap_err();
     assert!(matches!(err, SourceError::NotFound(_)), "{err:?}");
+    let (url, _) = fake_http("403 Forbidden");
+    let err = src.head(&branch(&url, "main")).await.unwrap_err();
+    assert!(matches!(err, SourceError::Auth(_)), "{err:?}");
+    let (url, _) = fake_http("503 Service Unavailable");
+    let err = src.head(&branch(&url, "main")).await.unwrap_err();
+    assert!(matches!(err, SourceError::Unreachable(_)), "{err:?}");
+    assert!(err.is_transient());
+    // Something that answers, but is no git server.
+    let (url, _) = fake_http("200 OK");
+    let err = src.head(&branch(&url, "main")).await.unwrap_err();
+    assert!(matches!(err, SourceError::Git(_)), "{err:?}");
 }
 
 #[tokio::test]

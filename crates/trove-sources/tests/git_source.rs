@@ -371,3 +371,37 @@ async fn an_incremental_fetch_downloads_only_what_changed() {
         "the second fetch re-downloaded the tree: {sizes:?}"
     );
 }
+
+#[tokio::test]
+async fn a_cache_left_by_a_killed_fetch_is_repaired() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = sample(tmp.path());
+    let src = source(tmp.path(), GitLimits::default());
+    let target = branch(&repo.file_url(), "main");
+    src.snapshot(&target, &repo.head()).await.unwrap();
+    let cache = src.cache_path(&target).unwrap().unwrap();
+
+    // git lock files a killed process left behind do not block the next fetch.
+    for lock in ["packed-refs.lock", "shallow.lock", "refs/heads/main.lock"] {
+        let p = cache.join(lock);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, "").unwrap();
+    }
+    repo.write("README.md", "after the crash\n");
+    let second = repo.commit("second");
+    let snap = src.snapshot(&target, &second).await.unwrap();
+    assert_eq!(
+        snap.read_full("README.md", 100).unwrap(),
+        b"after the crash\n"
+    );
+
+    // A cache entry that is not a repository at all is rebuilt.
+    std::fs::remove_dir_all(&cache).unwrap();
+    std::fs::create_dir_all(cache.join("junk")).unwrap();
+    let snap = src.snapshot(&target, &second).await.unwrap();
+    assert_eq!(
+        snap.read_full("README.md", 100).unwrap(),
+        b"after the crash\n"
+    );
+    assert!(!cache.join("junk").exists());
+}

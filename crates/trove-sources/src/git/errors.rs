@@ -58,34 +58,42 @@ pub(crate) fn git_error(what: &str, err: &gix::Error) -> SourceError {
     if err.is_cancelled() {
         return SourceError::Git(msg);
     }
-    // The server's words: git-upload-pack and hosting services say these when a repo or object
-    // is missing or hidden (GitHub answers 404 for a private repo it will not show).
-    const NOT_FOUND: [&str; 8] = [
-        "not our ref",
-        "not a git repository",
-        "does not appear to be a git repository",
-        "repository not found",
-        "no such file or directory",
-        "404",
-        "could not be found",
-        "not found",
-    ];
-    if lower.contains("401") || err.is_unauthenticated() || lower.contains("authenticat") {
+    // HTTP statuses as gix words them ("Received HTTP status 404"); matched with the prefix so a
+    // SHA or port that happens to contain "404" means nothing.
+    if let Some(status) = lower
+        .split("http status ")
+        .skip(1)
+        .find_map(|rest| rest.get(..3).and_then(|s| s.parse::<u16>().ok()))
+    {
+        return match status {
+            401 | 403 => SourceError::Auth(msg),
+            404 | 410 => SourceError::NotFound(msg),
+            500..=599 => SourceError::Unreachable(msg),
+            _ => SourceError::Git(msg),
+        };
+    }
+    if err
+        .iter_errors()
+        .any(|e| e.is::<gix::protocol::transport::client::AuthenticationRequired>())
+    {
         return SourceError::Auth(msg);
     }
+    // The server's words: git-upload-pack and hosting services say these when a repository or
+    // object is missing or hidden; the file transport says so about a missing path.
+    const NOT_FOUND: [&str; 5] = [
+        "not our ref",
+        "repository not found",
+        "does not appear to be a git repository",
+        "is a valid git directory",
+        "no such file or directory",
+    ];
     if err.is_not_found() || NOT_FOUND.iter().any(|p| lower.contains(p)) {
         return SourceError::NotFound(msg);
     }
-    if err.is_permission_denied() {
+    if err.is_unauthenticated() || err.is_permission_denied() {
         return SourceError::Auth(msg);
     }
-    let retryable = err.classify().any(|c| c.class() == Class::Retryable);
-    if retryable
-        || lower.contains("connect")
-        || lower.contains("dns")
-        || lower.contains("resolve")
-        || lower.contains("tls")
-    {
+    if err.classify().any(|c| c.class() == Class::Retryable) {
         return SourceError::Unreachable(msg);
     }
     SourceError::Git(msg)

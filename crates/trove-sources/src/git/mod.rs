@@ -405,8 +405,13 @@ fn fetch_commit(
             clear_stale_git_locks(&dir);
             repo
         }
-        Err(_) => {
-            // Missing, or left broken by a crash: start over (we hold the lock).
+        Err(e) => {
+            // A repository that looks whole but does not open is a transient problem (file
+            // descriptors, permissions): keep it, other snapshots may be reading from it.
+            if dir.join("HEAD").is_file() && dir.join("objects").is_dir() {
+                return Err(git_error("opening the cache", &e));
+            }
+            // Missing, or not a repository at all: start over (we hold the lock).
             if dir.exists() {
                 std::fs::remove_dir_all(&dir)
                     .map_err(|e| SourceError::Git(format!("removing a broken cache: {e}")))?;
