@@ -131,7 +131,7 @@ impl GitSource {
         }
         let reference = target.reference.clone();
         let cache_dir = self.cache_dir.clone();
-        self.bounded(move |budget| match location {
+        self.bounded(None, move |budget| match location {
             Location::Local(path) => {
                 let repo = open_local(&path)?;
                 resolve_local(&repo, &reference)
@@ -155,7 +155,7 @@ impl GitSource {
         let subdir = target.subdir.clone();
         match location {
             Location::Local(path) => {
-                self.bounded(move |_| {
+                self.bounded(None, move |_| {
                     let repo = open_local(&path)?;
                     let name = location::repo_name(&path.to_string_lossy());
                     build_snapshot(repo, id, subdir.as_deref(), &limits, name)
@@ -167,66 +167,40 @@ impl GitSource {
                 let mutex = self.locks.get(&key);
                 let cache_dir = self.cache_dir.clone();
                 let reference = target.reference.clone();
-                self.bounded(move |budget| {
+                self.bounded(Some(mutex), move |budget| {
                     let repo = fetch_commit(&cache_dir, &key, &remote, &reference, id, &budget)?;
                     let name = location::repo_name(&remote.display);
                     build_snapshot(repo, id, subdir.as_deref(), &limits, name)
                 })
-                .with_mutex(mutex)
                 .await
             }
         }
     }
 
-    /// Runs `work` on a blocking thread under the operation deadline.
-    fn bounded<T, F>(&self, work: F) -> Bounded<T, F>
+    /// Runs `work` on a blocking thread under the operation deadline, after taking `mutex` (the
+    /// per-cache-entry lock) when given. On timeout the interrupt flag stops a pack download at
+    /// its next read, so the abandoned thread soon releases its file lock.
+    async fn bounded<T, F>(
+        &self,
+        mutex: Option<Arc<tokio::sync::Mutex<()>>>,
+        work: F,
+    ) -> Result<T, SourceError>
     where
         T: Send + 'static,
         F: FnOnce(NetBudget) -> Result<T, SourceError> + Send + 'static,
     {
-        Bounded {
-            limits: self.limits,
-            work,
-            mutex: None,
-            _t: std::marker::PhantomData,
-        }
-    }
-}
-
-/// One bounded operation, optionally serialised on a per-cache-entry mutex.
-struct Bounded<T, F> {
-    limits: GitLimits,
-    work: F,
-    mutex: Option<Arc<tokio::sync::Mutex<()>>>,
-    _t: std::marker::PhantomData<fn() -> T>,
-}
-
-impl<T, F> Bounded<T, F>
-where
-    T: Send + 'static,
-    F: FnOnce(NetBudget) -> Result<T, SourceError> + Send + 'static,
-{
-    fn with_mutex(mut self, mutex: Arc<tokio::sync::Mutex<()>>) -> Self {
-        self.mutex = Some(mutex);
-        self
-    }
-
-    async fn run(self) -> Result<T, SourceError> {
         let timeout = self.limits.timeout;
-        let deadline = Instant::now() + timeout;
         let interrupt = Arc::new(AtomicBool::new(false));
         let budget = NetBudget {
-            deadline,
+            deadline: Instant::now() + timeout,
             timeout,
             max_pack_bytes: self.limits.max_pack_bytes,
             interrupt: interrupt.clone(),
         };
-        let work = self.work;
-        let mutex = self.mutex;
         let op = async move {
             // Waiting here costs no thread; the file lock inside covers other processes.
-            let _guard = match &mutex {
-                Some(m) => Some(m.clone().lock_owned().await),
+            let _guard = match mutex {
+                Some(m) => Some(m.lock_owned().await),
                 None => None,
             };
             match tokio::task::spawn_blocking(move || work(budget)).await {
@@ -237,24 +211,10 @@ where
         match tokio::time::timeout(timeout, op).await {
             Ok(r) => r,
             Err(_) => {
-                // Stops a pack download at its next read; the thread then releases its locks.
                 interrupt.store(true, Ordering::SeqCst);
                 Err(SourceError::Timeout(timeout))
             }
         }
-    }
-}
-
-impl<T, F> std::future::IntoFuture for Bounded<T, F>
-where
-    T: Send + 'static,
-    F: FnOnce(NetBudget) -> Result<T, SourceError> + Send + 'static,
-{
-    type Output = Result<T, SourceError>;
-    type IntoFuture = BoxFuture<'static, Result<T, SourceError>>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.run())
     }
 }
 
