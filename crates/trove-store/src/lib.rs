@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod connectors;
 pub mod crypto;
 pub mod db;
 pub mod model;

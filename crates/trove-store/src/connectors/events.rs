@@ -1,0 +1,240 @@
+//! Sync events: created (queued) with the job that runs them, started and finished by the reconcile.
+
+use trove_core::time::now_ms;
+use trove_core::{
+    AppError, AppResult, ConnectorInstanceId, ConnectorTargetId, JobId, OrgId, SyncEventId,
+};
+use uuid::Uuid;
+
+use super::model::{
+    FileError, SYNC_EVENT_COLUMNS, SyncCounts, SyncEvent, SyncEventRow, SyncStatus, Trigger,
+};
+use crate::db::{Tx, sql};
+use crate::{PageRequest, Store};
+
+/// At most this many per-file errors are kept on one event (the count of the rest is in `message`).
+pub const MAX_FILE_ERRORS: usize = 200;
+
+/// What a new event is about.
+#[derive(Debug, Clone)]
+pub struct NewSyncEvent {
+    /// The org.
+    pub org: OrgId,
+    /// The instance.
+    pub instance: ConnectorInstanceId,
+    /// The target.
+    pub target: ConnectorTargetId,
+    /// What started it.
+    pub trigger: Trigger,
+    /// The GitHub delivery id, for webhooks.
+    pub delivery_id: Option<String>,
+    /// The commit the trigger named, if any.
+    pub requested_sha: Option<String>,
+}
+
+/// How a reconciliation ended.
+#[derive(Debug, Clone)]
+pub struct SyncResult {
+    /// `completed`, `partial`, `failed` or `ignored`.
+    pub status: SyncStatus,
+    /// The commit reconciled.
+    pub head_sha: Option<String>,
+    /// What changed.
+    pub counts: SyncCounts,
+    /// Files that failed.
+    pub errors: Vec<FileError>,
+    /// A summary or the failure (never secrets).
+    pub message: Option<String>,
+}
+
+impl Store {
+    /// Creates a queued event in the caller's transaction (which also enqueues its job).
+    pub async fn create_sync_event_in(
+        &self,
+        tx: &mut Tx,
+        new: &NewSyncEvent,
+    ) -> AppResult<SyncEvent> {
+        let id = SyncEventId::new();
+        let row: SyncEventRow = tx
+            .fetch_one(
+                sql(format!(
+                    "INSERT INTO sync_events (id, org_id, instance_id, target_id, trigger, delivery_id, status, requested_sha, \
+                     created_count, updated_count, deleted_count, unchanged_count, skipped_count, errors, attempts, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, 0, 0, 0, 0, 0, '[]', 0, $8) RETURNING {SYNC_EVENT_COLUMNS}"
+                ))
+                .bind(id.uuid())
+                .bind(new.org.uuid())
+                .bind(new.instance.uuid())
+                .bind(new.target.uuid())
+                .bind(new.trigger.as_str())
+                .bind(new.delivery_id.clone())
+                .bind(new.requested_sha.clone())
+                .bind(now_ms()),
+                "sync event",
+            )
+            .await?;
+        Ok(row.into_event())
+    }
+
+    /// Records the job that runs an event.
+    pub async fn set_sync_event_job(
+        &self,
+        tx: &mut Tx,
+        event: SyncEventId,
+        job: JobId,
+    ) -> AppResult<()> {
+        tx.execute(
+            sql("UPDATE sync_events SET job_id = $1 WHERE id = $2")
+                .bind(job.uuid())
+                .bind(event.uuid()),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// One event of the org.
+    pub async fn sync_event(&self, org: OrgId, id: SyncEventId) -> AppResult<SyncEvent> {
+        let row: SyncEventRow = self
+            .db
+            .fetch_one(
+                sql(format!(
+                    "SELECT {SYNC_EVENT_COLUMNS} FROM sync_events WHERE id = $1 AND org_id = $2"
+                ))
+                .bind(id.uuid())
+                .bind(org.uuid()),
+                "sync event",
+            )
+            .await?;
+        Ok(row.into_event())
+    }
+
+    /// The org's events, newest first, optionally of one instance (filtering by who may see the
+    /// instance is the caller's: pass the instance ids the caller can see, or `None` for all).
+    pub async fn sync_events(
+        &self,
+        org: OrgId,
+        instance: Option<ConnectorInstanceId>,
+        page: PageRequest,
+    ) -> AppResult<Vec<SyncEvent>> {
+        let mut q = sql(format!(
+            "SELECT {SYNC_EVENT_COLUMNS} FROM sync_events WHERE org_id = $1"
+        ))
+        .bind(org.uuid());
+        if let Some(instance) = instance {
+            let p = q.push_arg(instance.uuid());
+            q.push(&format!(" AND instance_id = {p}"));
+        }
+        if let Some(after) = page.after {
+            let p = q.push_arg(after);
+            q.push(&format!(" AND id < {p}"));
+        }
+        let p = q.push_arg(page.fetch());
+        q.push(&format!(" ORDER BY id DESC LIMIT {p}"));
+        let rows: Vec<SyncEventRow> = self.db.fetch_all(q).await?;
+        Ok(rows.into_iter().map(SyncEventRow::into_event).collect())
+    }
+
+    /// Marks an event running (one more attempt). Returns `false` when it is already final.
+    pub async fn start_sync_event(&self, id: SyncEventId) -> AppResult<bool> {
+        let changed = self
+            .db
+            .execute(
+                sql("UPDATE sync_events SET status = 'running', attempts = attempts + 1, started_at = $1 \
+                     WHERE id = $2 AND status IN ('queued', 'running')")
+                .bind(now_ms())
+                .bind(id.uuid()),
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
+    /// Records how an event ended.
+    pub async fn finish_sync_event(&self, id: SyncEventId, result: &SyncResult) -> AppResult<()> {
+        if !result.status.is_final() {
+            return Err(AppError::internal("finish_sync_event needs a final status"));
+        }
+        let mut errors = result.errors.clone();
+        let mut message = result.message.clone();
+        if errors.len() > MAX_FILE_ERRORS {
+            let more = errors.len() - MAX_FILE_ERRORS;
+            errors.truncate(MAX_FILE_ERRORS);
+            message = Some(format!(
+                "{} ({more} more file errors not listed)",
+                message.unwrap_or_default()
+            ));
+        }
+        self.db
+            .execute(
+                sql("UPDATE sync_events SET status = $1, head_sha = COALESCE($2, head_sha), created_count = $3, \
+                     updated_count = $4, deleted_count = $5, unchanged_count = $6, skipped_count = $7, errors = $8, \
+                     message = $9, finished_at = $10 WHERE id = $11")
+                .bind(result.status.as_str())
+                .bind(result.head_sha.clone())
+                .bind(result.counts.created)
+                .bind(result.counts.updated)
+                .bind(result.counts.deleted)
+                .bind(result.counts.unchanged)
+                .bind(result.counts.skipped)
+                .bind(serde_json::to_string(&errors)?)
+                .bind(message)
+                .bind(now_ms())
+                .bind(id.uuid()),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Puts a final event back in the queue state for a retry (the caller enqueues the job in `tx`).
+    /// A running or queued event is refused with 409.
+    pub async fn requeue_sync_event(
+        &self,
+        tx: &mut Tx,
+        org: OrgId,
+        id: SyncEventId,
+    ) -> AppResult<SyncEvent> {
+        let changed = tx
+            .execute(
+                sql("UPDATE sync_events SET status = 'queued', started_at = NULL, finished_at = NULL, message = NULL \
+                     WHERE id = $1 AND org_id = $2 AND status NOT IN ('queued', 'running')")
+                .bind(id.uuid())
+                .bind(org.uuid()),
+            )
+            .await?;
+        if changed == 0 {
+            let exists: Option<i32> = tx
+                .scalar(
+                    sql("SELECT 1 FROM sync_events WHERE id = $1 AND org_id = $2")
+                        .bind(id.uuid())
+                        .bind(org.uuid()),
+                )
+                .await?;
+            return Err(match exists {
+                None => AppError::not_found("sync event"),
+                Some(_) => AppError::conflict(
+                    "sync_in_progress",
+                    "this sync is queued or running; wait for it to end before retrying",
+                ),
+            });
+        }
+        let row: SyncEventRow = tx
+            .fetch_one(
+                sql(format!(
+                    "SELECT {SYNC_EVENT_COLUMNS} FROM sync_events WHERE id = $1"
+                ))
+                .bind(id.uuid()),
+                "sync event",
+            )
+            .await?;
+        Ok(row.into_event())
+    }
+
+    /// Events left `running` by a worker that died are shown as such until their job is reclaimed;
+    /// this returns the id of the event of a job, if any (for the reconcile handler).
+    pub async fn sync_event_of_job(&self, job: JobId) -> AppResult<Option<SyncEventId>> {
+        let id: Option<Uuid> = self
+            .db
+            .scalar(sql("SELECT id FROM sync_events WHERE job_id = $1").bind(job.uuid()))
+            .await?;
+        Ok(id.map(Into::into))
+    }
+}

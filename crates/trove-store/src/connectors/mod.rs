@@ -1,0 +1,13 @@
+//! Connectors: accounts, instances, targets and mappings (where content comes from), selections,
+//! bindings and tombstones (what was imported from where), discoveries (cached per commit) and sync
+//! events (each reconciliation).
+
+pub mod accounts;
+pub mod bindings;
+pub mod discoveries;
+pub mod events;
+pub mod instances;
+pub mod mappings;
+pub mod model;
+pub mod selections;
+pub mod targets;
