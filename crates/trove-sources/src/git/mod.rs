@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use gix::ObjectId;
+use gix::bstr::ByteSlice;
 
 use self::errors::git_error;
 use self::location::{Location, Remote};
@@ -400,6 +401,12 @@ fn fetch_commit(
         SourceError::NotFound(m) => {
             SourceError::NotFound(format!("commit {id} could not be fetched: {m}"))
         }
+        // `git upload-pack` exits as soon as it reads a want it does not have, which can
+        // break the pipe before its "not our ref" is read; a file:// remote can be asked
+        // directly instead.
+        SourceError::Git(m) | SourceError::Unreachable(m) if file_remote_lacks(remote, id) => {
+            SourceError::NotFound(format!("commit {id} is not on {}: {m}", remote.display))
+        }
         other => other,
     })?;
     tracing::debug!(remote = %remote.display, bytes, "fetched commit");
@@ -411,6 +418,17 @@ fn fetch_commit(
             remote.display
         )))
     }
+}
+
+/// True when `remote` is a `file://` repository that certainly lacks object `id`.
+fn file_remote_lacks(remote: &Remote, id: ObjectId) -> bool {
+    if remote.url.scheme != gix::url::Scheme::File {
+        return false;
+    }
+    let Ok(path) = gix::path::from_bstr(remote.url.path.as_bstr()) else {
+        return false;
+    };
+    gix::open_opts(path.into_owned(), open_options()).is_ok_and(|repo| !repo.has_object(id))
 }
 
 /// Removes git lock files a killed fetch left behind. Only called while holding our own file
