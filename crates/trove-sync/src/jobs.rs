@@ -3,10 +3,15 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use trove_core::{AppResult, JobId};
+use trove_core::time::now_ms;
+use trove_core::{AppError, AppResult, JobId, SyncEventId};
+use trove_store::connectors::events::NewSyncEvent;
+use trove_store::connectors::model::{SYNC_EVENT_COLUMNS, SyncEvent, SyncEventRow};
 use trove_store::queue::worker::{Handlers, JobContext};
 use trove_store::queue::{Job, JobError, NewJob};
-use trove_store::{KeyRing, Store};
+use trove_store::{KeyRing, Store, Tx, sql};
+
+use crate::engine::Engine;
 
 /// Reloads the key ring from its source (the key file may have gained a key since this process
 /// started). Returns `None` when the source cannot change (environment variable).
@@ -37,9 +42,163 @@ pub async fn enqueue_rekey(store: &Store, key_id: u32) -> AppResult<JobId> {
         .id)
 }
 
-/// The handlers of every job kind.
-pub fn handlers(store: Store, reload_keys: KeyReloader) -> Handlers {
+/// Reconciles one target for one sync event (the engine always reconciles the current head).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReconcileJob {
+    /// The sync event to run.
+    pub event_id: SyncEventId,
+}
+
+impl Job for ReconcileJob {
+    const KIND: &'static str = "connectors.reconcile";
+    const MAX_ATTEMPTS: i32 = 8;
+}
+
+/// The backstop: checks every active target's head and queues a reconcile where it moved.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CheckHeadsJob {}
+
+impl Job for CheckHeadsJob {
+    const KIND: &'static str = "connectors.check_heads";
+    const MAX_ATTEMPTS: i32 = 3;
+
+    fn dedupe_key(&self) -> Option<String> {
+        Some(Self::KIND.to_owned())
+    }
+}
+
+/// The dedupe key of a reconcile: one queued job per (target, requested SHA or head).
+fn reconcile_dedupe_key(new: &NewSyncEvent) -> String {
+    format!(
+        "connectors.reconcile:{}:{}",
+        new.target,
+        new.requested_sha.as_deref().unwrap_or("head")
+    )
+}
+
+/// Creates a queued sync event and its reconcile job in `tx`, deduplicated on (target, requested
+/// SHA or head): when such a job is already queued, the event it runs is returned instead and no
+/// new row is left behind.
+pub async fn enqueue_sync_in(
+    store: &Store,
+    tx: &mut Tx,
+    new: NewSyncEvent,
+) -> AppResult<(SyncEvent, JobId)> {
+    let event = store.create_sync_event_in(tx, &new).await?;
+    let job =
+        NewJob::typed(&ReconcileJob { event_id: event.id })?.dedupe_key(reconcile_dedupe_key(&new));
+    let enqueued = store.enqueue_in(tx, job).await?;
+    if enqueued.coalesced {
+        // A reconcile of the same (target, sha) is already waiting: it will cover this request.
+        tx.execute(sql("DELETE FROM sync_events WHERE id = $1").bind(event.id.uuid()))
+            .await?;
+        let existing: Option<SyncEventRow> = tx
+            .fetch_optional(
+                sql(format!(
+                    "SELECT {SYNC_EVENT_COLUMNS} FROM sync_events WHERE job_id = $1"
+                ))
+                .bind(enqueued.id.uuid()),
+            )
+            .await?;
+        let existing = existing
+            .ok_or_else(|| AppError::internal("a queued reconcile job has no sync event"))?;
+        return Ok((existing.into_event(), enqueued.id));
+    }
+    store.set_sync_event_job(tx, event.id, enqueued.id).await?;
+    let mut event = event;
+    event.job_id = Some(enqueued.id);
+    Ok((event, enqueued.id))
+}
+
+/// Queues the next backstop run `interval_ms` from now (deduplicated: at most one is queued).
+pub async fn schedule_check_heads(store: &Store, interval_ms: i64) -> AppResult<JobId> {
+    let job = NewJob::typed(&CheckHeadsJob {})?.run_at(now_ms() + interval_ms);
+    Ok(store.enqueue(job).await?.id)
+}
+
+/// The backstop interval from `TROVE_RESYNC_INTERVAL` (`10m`, `30s`, `1h`, `500ms`, or plain
+/// seconds); 10 minutes when unset.
+pub fn resync_interval_ms(value: Option<&str>) -> AppResult<i64> {
+    let Some(text) = value.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(DEFAULT_RESYNC_INTERVAL_MS);
+    };
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: i64 = digits.parse().map_err(|_| AppError::Invalid {
+        field: Some("TROVE_RESYNC_INTERVAL".into()),
+        message: format!("`{text}` is not a duration such as 10m, 30s or 1h"),
+    })?;
+    let factor = match unit {
+        "" | "s" => 1000,
+        "ms" => 1,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => {
+            return Err(AppError::Invalid {
+                field: Some("TROVE_RESYNC_INTERVAL".into()),
+                message: format!("`{text}` has an unknown unit (use ms, s, m or h)"),
+            });
+        }
+    };
+    let ms = n.saturating_mul(factor);
+    if ms <= 0 {
+        return Err(AppError::Invalid {
+            field: Some("TROVE_RESYNC_INTERVAL".into()),
+            message: "the resync interval must be positive".into(),
+        });
+    }
+    Ok(ms)
+}
+
+/// The backstop interval when `TROVE_RESYNC_INTERVAL` is unset: 10 minutes.
+pub const DEFAULT_RESYNC_INTERVAL_MS: i64 = 10 * 60_000;
+
+/// What the sync jobs need.
+#[derive(Clone)]
+pub struct SyncJobs {
+    /// The engine.
+    pub engine: Arc<Engine>,
+    /// The backstop interval.
+    pub resync_interval_ms: i64,
+}
+
+impl SyncJobs {
+    /// The connector jobs of a worker process: a git source caching under `TROVE_GIT_CACHE_DIR`
+    /// (else a `trove-git-cache` folder in the temp directory), the backstop interval from
+    /// `TROVE_RESYNC_INTERVAL`, and the first backstop pass queued now (deduplicated, so several
+    /// workers starting together queue one). Must be called inside a tokio runtime.
+    pub fn start(store: &Store) -> Self {
+        let cache = std::env::var_os("TROVE_GIT_CACHE_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| std::env::temp_dir().join("trove-git-cache"));
+        let source = trove_sources::GitSource::new(cache, trove_sources::GitLimits::default());
+        let interval = std::env::var("TROVE_RESYNC_INTERVAL").ok();
+        let resync_interval_ms = resync_interval_ms(interval.as_deref()).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "ignoring TROVE_RESYNC_INTERVAL; using 10 minutes");
+            DEFAULT_RESYNC_INTERVAL_MS
+        });
+        let first = store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = schedule_check_heads(&first, 0).await {
+                tracing::warn!(error = %e, "cannot queue the first backstop pass");
+            }
+        });
+        SyncJobs {
+            engine: Arc::new(Engine::new(store.clone(), Arc::new(source))),
+            resync_interval_ms,
+        }
+    }
+}
+
+/// The handlers of every job kind. With `sync`, the connector jobs (reconcile, backstop) too.
+pub fn handlers(store: Store, reload_keys: KeyReloader, sync: Option<SyncJobs>) -> Handlers {
     let mut handlers = Handlers::new();
+    if let Some(sync) = sync {
+        register_sync(&mut handlers, sync);
+    }
     let rekey_store = store.clone();
     handlers.register_job::<RekeyJob, _, _>(move |job, ctx| {
         let store = rekey_store.clone();
@@ -83,4 +242,47 @@ async fn rekey(
         "re-encryption finished"
     );
     Ok(())
+}
+
+fn register_sync(handlers: &mut Handlers, sync: SyncJobs) {
+    let engine = Arc::clone(&sync.engine);
+    handlers.register_job::<ReconcileJob, _, _>(move |job, _ctx| {
+        let engine = Arc::clone(&engine);
+        async move {
+            match engine.run_sync_event(job.event_id).await {
+                Ok(_) => Ok(()),
+                Err(e) => Err(reconcile_error(e)),
+            }
+        }
+    });
+    let engine = sync.engine;
+    let interval = sync.resync_interval_ms;
+    handlers.register_job::<CheckHeadsJob, _, _>(move |_job, _ctx| {
+        let engine = Arc::clone(&engine);
+        async move {
+            let checked = engine.check_heads().await;
+            // Always schedule the next pass, even when this one failed, so the backstop never stops.
+            // The dedupe key is free again: this job is running, not queued.
+            schedule_check_heads(engine.store(), interval)
+                .await
+                .map_err(|e| JobError::retry(e.public_message()))?;
+            match checked {
+                Ok(queued) => {
+                    tracing::debug!(queued, "backstop head check done");
+                    Ok(())
+                }
+                Err(e) => Err(JobError::retry(e.public_message())),
+            }
+        }
+    });
+}
+
+/// A busy target or a transient failure is retried later; bad data is not.
+fn reconcile_error(e: AppError) -> JobError {
+    match &e {
+        AppError::NotFound { .. } | AppError::Invalid { .. } => {
+            JobError::permanent(e.public_message())
+        }
+        _ => JobError::retry(e.public_message()),
+    }
 }

@@ -131,7 +131,11 @@ pub fn spawn_worker(
             )
         }),
     };
-    let handlers = trove_sync::jobs::handlers(store.clone(), reload);
+    let handlers = trove_sync::jobs::handlers(
+        store.clone(),
+        reload,
+        Some(trove_sync::jobs::SyncJobs::start(&store)),
+    );
     let config = trove_store::queue::worker::WorkerConfig {
         concurrency: concurrency.max(1),
         ..Default::default()
