@@ -35,6 +35,10 @@ pub const ENCRYPTED_COLUMNS: &[EncryptedColumn] = &[
         table: crate::registry::objects::VERSIONS_TABLE,
         column: crate::registry::objects::RAW_SOURCE_COLUMN,
     },
+    EncryptedColumn {
+        table: crate::connectors::accounts::CREDENTIALS_COLUMN.0,
+        column: crate::connectors::accounts::CREDENTIALS_COLUMN.1,
+    },
 ];
 
 const BATCH: i64 = 200;
