@@ -202,11 +202,14 @@ static COUNT_SQL: LazyLock<(String, String)> = LazyLock::new(|| {
 /// type. One statement: the counts are grouped over the page's plugins only, never per row in Rust.
 pub(crate) fn with_counts(page: &str, order: &str) -> String {
     let (sums, picks) = &*COUNT_SQL;
+    // `counts` is MATERIALIZED so it is computed once: inlined, a planner misled by stale statistics
+    // can re-aggregate it for every page row.
     format!(
-        "WITH page AS ({page}) SELECT page.*, {picks}, COALESCE(c.total, 0) AS n_total FROM page \
-         LEFT JOIN (SELECT po.plugin_id AS cid, {sums}, COUNT(*) AS total FROM plugin_objects po \
-         JOIN config_objects o ON o.id = po.object_id WHERE po.plugin_id IN (SELECT id FROM page) \
-         AND po.removed_at IS NULL AND o.status = 'active' GROUP BY po.plugin_id) c ON c.cid = page.id \
+        "WITH page AS ({page}), counts AS MATERIALIZED (SELECT po.plugin_id AS cid, {sums}, COUNT(*) AS total \
+         FROM plugin_objects po JOIN config_objects o ON o.id = po.object_id \
+         WHERE po.plugin_id IN (SELECT id FROM page) AND po.removed_at IS NULL AND o.status = 'active' \
+         GROUP BY po.plugin_id) \
+         SELECT page.*, {picks}, COALESCE(c.total, 0) AS n_total FROM page LEFT JOIN counts c ON c.cid = page.id \
          ORDER BY {order}"
     )
 }
