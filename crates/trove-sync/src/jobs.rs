@@ -5,8 +5,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use trove_core::time::now_ms;
 use trove_core::{AppError, AppResult, JobId, SyncEventId};
-use trove_store::connectors::events::NewSyncEvent;
-use trove_store::connectors::model::{SYNC_EVENT_COLUMNS, SyncEvent, SyncEventRow};
+use trove_store::connectors::events::{NewSyncEvent, SyncResult};
+use trove_store::connectors::model::{
+    SYNC_EVENT_COLUMNS, SyncCounts, SyncEvent, SyncEventRow, SyncStatus,
+};
 use trove_store::queue::worker::{Handlers, JobContext};
 use trove_store::queue::{Job, JobError, NewJob};
 use trove_store::{KeyRing, Store, Tx, sql};
@@ -246,12 +248,32 @@ async fn rekey(
 
 fn register_sync(handlers: &mut Handlers, sync: SyncJobs) {
     let engine = Arc::clone(&sync.engine);
-    handlers.register_job::<ReconcileJob, _, _>(move |job, _ctx| {
+    handlers.register_job::<ReconcileJob, _, _>(move |job, ctx| {
         let engine = Arc::clone(&engine);
         async move {
             match engine.run_sync_event(job.event_id).await {
                 Ok(_) => Ok(()),
-                Err(e) => Err(reconcile_error(e)),
+                Err(e) => {
+                    let error = reconcile_error(&e);
+                    if ctx.attempts >= ctx.max_attempts || matches!(error, JobError::Permanent(_)) {
+                        // No run will follow: the event must not stay `running` forever.
+                        let failed = SyncResult {
+                            status: SyncStatus::Failed,
+                            head_sha: None,
+                            counts: SyncCounts::default(),
+                            errors: Vec::new(),
+                            message: Some(e.public_message()),
+                        };
+                        if let Err(f) = engine
+                            .store()
+                            .finish_sync_event(job.event_id, &failed)
+                            .await
+                        {
+                            tracing::warn!(error = %f, "cannot mark the sync event failed");
+                        }
+                    }
+                    Err(error)
+                }
             }
         }
     });
@@ -278,8 +300,8 @@ fn register_sync(handlers: &mut Handlers, sync: SyncJobs) {
 }
 
 /// A busy target or a transient failure is retried later; bad data is not.
-fn reconcile_error(e: AppError) -> JobError {
-    match &e {
+fn reconcile_error(e: &AppError) -> JobError {
+    match e {
         AppError::NotFound { .. } | AppError::Invalid { .. } => {
             JobError::permanent(e.public_message())
         }

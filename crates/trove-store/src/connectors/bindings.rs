@@ -1,1 +1,176 @@
-//! Placeholder: being written.
+//! Source bindings (which repository path produced which live config object) and tombstones.
+//!
+//! A binding is live while `closed_at` is NULL; the partial unique index on live
+//! `(target_id, plugin_key, path)` makes a second live binding of one path impossible, which is what
+//! keeps two racing reconciles (or a rerun after a crash) from creating duplicate objects. When a
+//! path disappears the binding is closed and a tombstone written; a path that comes back gets a new
+//! object and a new binding, never the tombstoned identity.
+
+use trove_core::time::now_ms;
+use trove_core::{AppResult, ConfigObjectId, ConnectorInstanceId, ConnectorTargetId, OrgId};
+use uuid::Uuid;
+
+use crate::Store;
+use crate::db::{Tx, sql};
+
+/// A live binding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    /// The binding row.
+    pub id: Uuid,
+    /// The object it produced.
+    pub object_id: ConfigObjectId,
+    /// The discovered plugin's key.
+    pub plugin_key: String,
+    /// The identity path (skill folder, component file, `file#server`).
+    pub path: String,
+    /// The content hash of the object's latest imported version.
+    pub content_hash: String,
+    /// The commit that content was last written from.
+    pub sha: String,
+}
+
+/// A new binding.
+#[derive(Debug, Clone)]
+pub struct NewBinding<'a> {
+    /// The org.
+    pub org: OrgId,
+    /// The instance.
+    pub instance: ConnectorInstanceId,
+    /// The target.
+    pub target: ConnectorTargetId,
+    /// The object.
+    pub object: ConfigObjectId,
+    /// The discovered plugin's key.
+    pub plugin_key: &'a str,
+    /// The identity path.
+    pub path: &'a str,
+    /// The content hash.
+    pub content_hash: &'a str,
+    /// The commit.
+    pub sha: &'a str,
+}
+
+type BindingRow = (Uuid, Uuid, String, String, String, String);
+
+fn binding(r: BindingRow) -> Binding {
+    Binding {
+        id: r.0,
+        object_id: r.1.into(),
+        plugin_key: r.2,
+        path: r.3,
+        content_hash: r.4,
+        sha: r.5,
+    }
+}
+
+impl Store {
+    /// Every live binding of a target.
+    pub async fn live_bindings(&self, target: ConnectorTargetId) -> AppResult<Vec<Binding>> {
+        let rows: Vec<BindingRow> = self
+            .db
+            .fetch_all(
+                sql("SELECT id, object_id, plugin_key, path, content_hash, sha FROM source_bindings \
+                     WHERE target_id = $1 AND closed_at IS NULL ORDER BY plugin_key, path")
+                .bind(target.uuid()),
+            )
+            .await?;
+        Ok(rows.into_iter().map(binding).collect())
+    }
+
+    /// The live bindings of one plugin of a target, read in the plugin's transaction.
+    pub async fn live_bindings_in(
+        &self,
+        tx: &mut Tx,
+        target: ConnectorTargetId,
+        plugin_key: &str,
+    ) -> AppResult<Vec<Binding>> {
+        let rows: Vec<BindingRow> = tx
+            .fetch_all(
+                sql("SELECT id, object_id, plugin_key, path, content_hash, sha FROM source_bindings \
+                     WHERE target_id = $1 AND plugin_key = $2 AND closed_at IS NULL ORDER BY path")
+                .bind(target.uuid())
+                .bind(plugin_key.to_owned()),
+            )
+            .await?;
+        Ok(rows.into_iter().map(binding).collect())
+    }
+
+    /// Records which path produced an object. Fails with a conflict when the path already has a
+    /// live binding (another reconcile got there first).
+    pub async fn insert_binding_in(&self, tx: &mut Tx, new: &NewBinding<'_>) -> AppResult<()> {
+        let now = now_ms();
+        tx.execute(
+            sql("INSERT INTO source_bindings (id, org_id, instance_id, target_id, object_id, plugin_key, path, \
+                 content_hash, sha, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)")
+            .bind(Uuid::now_v7())
+            .bind(new.org.uuid())
+            .bind(new.instance.uuid())
+            .bind(new.target.uuid())
+            .bind(new.object.uuid())
+            .bind(new.plugin_key.to_owned())
+            .bind(new.path.to_owned())
+            .bind(new.content_hash.to_owned())
+            .bind(new.sha.to_owned())
+            .bind(now),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Records the new content of a bound path.
+    pub async fn update_binding_in(
+        &self,
+        tx: &mut Tx,
+        binding: Uuid,
+        content_hash: &str,
+        sha: &str,
+    ) -> AppResult<()> {
+        tx.execute(
+            sql("UPDATE source_bindings SET content_hash = $1, sha = $2, updated_at = $3 WHERE id = $4 AND closed_at IS NULL")
+                .bind(content_hash.to_owned())
+                .bind(sha.to_owned())
+                .bind(now_ms())
+                .bind(binding),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Closes a binding whose path is gone at `sha` and writes its tombstone. Returns `false` when
+    /// the binding was already closed (a concurrent run did it).
+    pub async fn close_binding_in(
+        &self,
+        tx: &mut Tx,
+        org: OrgId,
+        target: ConnectorTargetId,
+        b: &Binding,
+        sha: &str,
+    ) -> AppResult<bool> {
+        let now = now_ms();
+        let closed = tx
+            .execute(
+                sql("UPDATE source_bindings SET closed_at = $1, updated_at = $1 WHERE id = $2 AND closed_at IS NULL")
+                    .bind(now)
+                    .bind(b.id),
+            )
+            .await?;
+        if closed == 0 {
+            return Ok(false);
+        }
+        tx.execute(
+            sql("INSERT INTO source_tombstones (id, org_id, target_id, object_id, plugin_key, path, sha, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(Uuid::now_v7())
+            .bind(org.uuid())
+            .bind(target.uuid())
+            .bind(b.object_id.uuid())
+            .bind(b.plugin_key.clone())
+            .bind(b.path.clone())
+            .bind(sha.to_owned())
+            .bind(now),
+        )
+        .await?;
+        Ok(true)
+    }
+}

@@ -163,7 +163,7 @@ impl Store {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn insert_version(
+    pub(crate) async fn insert_version(
         &self,
         tx: &mut Tx,
         org: OrgId,

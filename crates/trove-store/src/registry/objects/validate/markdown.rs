@@ -45,6 +45,7 @@ fn yaml_warning(doc: &Document<'_>, file: &str) -> Option<String> {
 pub(super) fn parse_skill(
     files: &[SourceFile],
     decoded: &[Vec<u8>],
+    strict_name: bool,
 ) -> Result<Parsed, Vec<Problem>> {
     let Some(index) = files.iter().position(|f| f.path == "SKILL.md") else {
         return Err(vec![Problem::new(
@@ -77,7 +78,7 @@ pub(super) fn parse_skill(
             format!("{field}.frontmatter.name"),
             "`name` is missing",
         ));
-    } else if !is_skill_name(&name) {
+    } else if strict_name && !is_skill_name(&name) {
         problems.push(Problem::new(
             format!("{field}.frontmatter.name"),
             format!(

@@ -136,6 +136,21 @@ pub(crate) struct Parsed {
 
 /// Validates input for an object of `kind` and computes its version and projection.
 pub fn prepare(kind: ObjectType, input: &ObjectInput) -> Result<Prepared, Vec<Problem>> {
+    prepare_with(kind, input, true)
+}
+
+/// [`prepare`] for content imported from a repository: a skill `name` that is not a slug (Claude
+/// Code loads `name: Writing Hookify Rules`) is accepted as written, because the content must be
+/// what the commit holds and a repository cannot be asked to change. Every other rule holds.
+pub fn prepare_imported(kind: ObjectType, input: &ObjectInput) -> Result<Prepared, Vec<Problem>> {
+    prepare_with(kind, input, false)
+}
+
+fn prepare_with(
+    kind: ObjectType,
+    input: &ObjectInput,
+    strict_names: bool,
+) -> Result<Prepared, Vec<Problem>> {
     let given = [
         input.raw_source_text.is_some(),
         input.files.is_some(),
@@ -171,7 +186,7 @@ pub fn prepare(kind: ObjectType, input: &ObjectInput) -> Result<Prepared, Vec<Pr
         Some(mut files) => {
             let decoded = check_files(&mut files)?;
             let path_given = input.path.is_some() || input.files.is_some();
-            let parsed = parse_files(kind, &files, &decoded, path_given)?;
+            let parsed = parse_files(kind, &files, &decoded, path_given, strict_names)?;
             if let (Some(name), [only]) = (&parsed.file_name, files.as_mut_slice()) {
                 only.path.clone_from(name);
             }
@@ -305,9 +320,10 @@ fn parse_files(
     files: &[SourceFile],
     decoded: &[Vec<u8>],
     path_given: bool,
+    strict_names: bool,
 ) -> Result<Parsed, Vec<Problem>> {
     if kind == ObjectType::Skill {
-        return markdown::parse_skill(files, decoded);
+        return markdown::parse_skill(files, decoded, strict_names);
     }
     if files.len() != 1 {
         return Err(vec![Problem::new(

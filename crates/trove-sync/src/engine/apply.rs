@@ -1,0 +1,155 @@
+//! One plugin's transaction: its row, its objects (new identities, new versions where the content
+//! hash changed, tombstones for paths gone), their bindings and memberships, and its place in the
+//! marketplace. Either all of it commits or none of it does, so a run killed anywhere leaves each
+//! plugin either fully at the new commit or fully at the old one, and the next run recomputes the
+//! rest from the bindings.
+
+use trove_core::{AppResult, ConnectorInstanceId, ConnectorTargetId, MarketplaceId, OrgId};
+use trove_store::Store;
+use trove_store::connectors::bindings::NewBinding;
+use trove_store::connectors::model::SyncCounts;
+use trove_store::registry::import::{ImportedMarketplace, ImportedPlugin};
+
+use super::desired::PluginPlan;
+use super::faults::{Faults, points};
+
+/// Where a plugin's writes go.
+pub struct PluginWrite<'a> {
+    /// The org.
+    pub org: OrgId,
+    /// The instance.
+    pub instance: ConnectorInstanceId,
+    /// The target.
+    pub target: ConnectorTargetId,
+    /// The commit reconciled.
+    pub sha: &'a str,
+    /// The plugin's source key (its identity).
+    pub key: &'a str,
+    /// The plugin's metadata.
+    pub plugin: &'a ImportedPlugin,
+    /// The marketplace it belongs to (source key, metadata, position), if any.
+    pub marketplace: Option<(&'a str, &'a ImportedMarketplace, i32)>,
+    /// Whether paths missing from `plan` may be tombstoned (the listing was complete).
+    pub may_tombstone: bool,
+}
+
+/// Writes one plugin in one transaction and returns what changed.
+pub async fn write_plugin(
+    store: &Store,
+    faults: &Faults,
+    w: &PluginWrite<'_>,
+    plan: &PluginPlan,
+) -> AppResult<SyncCounts> {
+    let mut counts = SyncCounts::default();
+    let mut tx = store.db.begin().await?;
+    let (plugin_id, _) = store
+        .upsert_imported_plugin_in(&mut tx, w.org, w.instance, w.key, w.plugin)
+        .await?;
+    if let Some((mkey, meta, position)) = w.marketplace {
+        let market: MarketplaceId = store
+            .upsert_imported_marketplace_in(&mut tx, w.org, w.instance, mkey, meta)
+            .await?;
+        store
+            .place_imported_plugin_in(&mut tx, w.org, market, plugin_id, position)
+            .await?;
+    }
+    // Read inside the transaction so the diff is against what is committed now, not against what
+    // an earlier (possibly killed) run saw.
+    let live = store.live_bindings_in(&mut tx, w.target, w.key).await?;
+    for binding in &live {
+        match plan.desired.get(&binding.path) {
+            Some(d) if d.prepared.content_hash == binding.content_hash => counts.unchanged += 1,
+            Some(d) => {
+                let written = store
+                    .import_version_in(&mut tx, w.org, binding.object_id, &d.prepared, w.sha)
+                    .await?;
+                store
+                    .update_binding_in(&mut tx, binding.id, &d.prepared.content_hash, w.sha)
+                    .await?;
+                if written {
+                    counts.updated += 1;
+                } else {
+                    counts.unchanged += 1;
+                }
+            }
+            None if plan.present_invalid.contains(&binding.path) => {}
+            None if w.may_tombstone => {
+                if store
+                    .close_binding_in(&mut tx, w.org, w.target, binding, w.sha)
+                    .await?
+                {
+                    store
+                        .tombstone_object_in(&mut tx, w.org, binding.object_id)
+                        .await?;
+                    counts.deleted += 1;
+                }
+            }
+            None => {}
+        }
+    }
+    for (path, d) in &plan.desired {
+        if live.iter().any(|b| &b.path == path) {
+            continue;
+        }
+        // A path with no live binding is a new identity, even if a tombstoned object once had it.
+        let object = store
+            .import_object_in(
+                &mut tx,
+                w.org,
+                w.instance,
+                d.object_type,
+                &d.prepared,
+                w.sha,
+            )
+            .await?;
+        store
+            .insert_binding_in(
+                &mut tx,
+                &NewBinding {
+                    org: w.org,
+                    instance: w.instance,
+                    target: w.target,
+                    object,
+                    plugin_key: w.key,
+                    path,
+                    content_hash: &d.prepared.content_hash,
+                    sha: w.sha,
+                },
+            )
+            .await?;
+        store
+            .attach_imported_in(&mut tx, w.org, plugin_id, object)
+            .await?;
+        counts.created += 1;
+    }
+    faults.check(points::PLUGIN_BEFORE_COMMIT)?;
+    tx.commit().await?;
+    Ok(counts)
+}
+
+/// Tombstones every live binding of a plugin key that the commit no longer has at all (the
+/// plugin was removed from the repository), in one transaction. The plugin row is kept.
+pub async fn tombstone_plugin(
+    store: &Store,
+    org: OrgId,
+    target: ConnectorTargetId,
+    key: &str,
+    sha: &str,
+) -> AppResult<i32> {
+    let mut tx = store.db.begin().await?;
+    let live = store.live_bindings_in(&mut tx, target, key).await?;
+    let mut deleted = 0;
+    for binding in &live {
+        if store
+            .close_binding_in(&mut tx, org, target, binding, sha)
+            .await?
+        {
+            store
+                .tombstone_object_in(&mut tx, org, binding.object_id)
+                .await?;
+            deleted += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(deleted)
+}

@@ -1,0 +1,367 @@
+//! One reconcile run (DESIGN flow 5) and the backstop (flow 6).
+
+use std::collections::HashSet;
+
+use trove_core::{AppError, AppResult, ConnectorInstanceId, OrgId, SyncEventId};
+use trove_discovery::{Discovery, PluginCandidate};
+use trove_sources::RepoSnapshot;
+use trove_store::connectors::events::{NewSyncEvent, SyncResult};
+use trove_store::connectors::model::{FileError, SyncCounts, SyncEvent, SyncStatus, Trigger};
+use trove_store::registry::import::{ImportedMarketplace, ImportedPlugin, person_from_json};
+use trove_store::registry::plugins::PluginMetadata;
+use trove_store::sql;
+use uuid::Uuid;
+
+use super::apply::{PluginWrite, tombstone_plugin, write_plugin};
+use super::desired::{PluginPlan, plan_plugin};
+use super::faults::points;
+use super::{Engine, discover_blocking, remote, source_error, source_target};
+
+fn add(total: &mut SyncCounts, c: SyncCounts) {
+    total.created += c.created;
+    total.updated += c.updated;
+    total.deleted += c.deleted;
+    total.unchanged += c.unchanged;
+    total.skipped += c.skipped;
+}
+
+fn plugin_meta(p: &PluginCandidate) -> ImportedPlugin {
+    let m = &p.metadata;
+    ImportedPlugin {
+        name: p.name.clone(),
+        version: m.version.clone(),
+        description: m.description.clone().unwrap_or_default(),
+        metadata: PluginMetadata {
+            author: person_from_json(m.author.as_ref()),
+            homepage: m.homepage.clone(),
+            repository: m.repository.clone(),
+            license: m.license.clone(),
+            keywords: m.keywords.clone(),
+            category: m.category.clone(),
+            tags: m.tags.clone(),
+        },
+    }
+}
+
+impl Engine {
+    pub(super) async fn run(&self, event: SyncEventId) -> AppResult<SyncEvent> {
+        let org: Option<Uuid> = self
+            .store
+            .db
+            .scalar(sql("SELECT org_id FROM sync_events WHERE id = $1").bind(event.uuid()))
+            .await?;
+        let org: OrgId = org.ok_or_else(|| AppError::not_found("sync event"))?.into();
+        let ev = self.store.sync_event(org, event).await?;
+        if ev.status.is_final() {
+            return Ok(ev);
+        }
+        let holder = Uuid::now_v7().to_string();
+        if !self
+            .store
+            .lock_target(ev.target_id, &holder, self.lease_ms)
+            .await?
+        {
+            return Err(AppError::conflict(
+                "target_busy",
+                "another reconcile of this target is running; try again when it ends",
+            ));
+        }
+        let outcome = self.reconcile(org, &ev, &holder).await;
+        let unlocked = self.store.unlock_target(ev.target_id, &holder).await;
+        match outcome {
+            Ok(result) => {
+                unlocked?;
+                self.store.finish_sync_event(event, &result).await?;
+            }
+            Err(e) => {
+                // Left `running`: a rerun of this event recomputes everything from the bindings.
+                let _ = self
+                    .store
+                    .db
+                    .execute(
+                        sql("UPDATE sync_events SET message = $1 WHERE id = $2")
+                            .bind(e.public_message())
+                            .bind(event.uuid()),
+                    )
+                    .await;
+                return Err(e);
+            }
+        }
+        self.store.sync_event(org, event).await
+    }
+
+    async fn reconcile(&self, org: OrgId, ev: &SyncEvent, holder: &str) -> AppResult<SyncResult> {
+        if !self.store.start_sync_event(ev.id).await? {
+            return Err(AppError::conflict("sync_final", "the sync event has ended"));
+        }
+        self.faults.check(points::STARTED)?;
+        let target = self.store.target(org, ev.target_id).await?;
+        let instance: Option<(bool, String)> = self
+            .store
+            .db
+            .fetch_optional(
+                sql("SELECT auto_import, status FROM connector_instances WHERE id = $1")
+                    .bind(ev.instance_id.uuid()),
+            )
+            .await?;
+        let Some((auto_import, status)) = instance else {
+            return Err(AppError::not_found("connector instance"));
+        };
+        if status == "disabled" {
+            return Ok(ignored(None, "the connector instance is disabled"));
+        }
+        // Always the current head: deliveries arriving out of order all end at the newest commit.
+        let src = source_target(&target);
+        let head = self.source.head(&src).await.map_err(source_error)?;
+        if target.synced_sha.as_deref() == Some(head.sha.as_str()) {
+            return Ok(ignored(
+                Some(head.sha),
+                "the head is already reconciled; nothing to do",
+            ));
+        }
+        let snap = self
+            .source
+            .snapshot(&src, &head.sha)
+            .await
+            .map_err(source_error)?;
+        let discovery = discover_blocking(snap.clone()).await?;
+        if let Ok(json) = serde_json::to_string(&discovery) {
+            self.store
+                .cache_discovery(org, target.id, &head.sha, &json)
+                .await?;
+        }
+        self.faults.check(points::DISCOVERED)?;
+        let selected = self
+            .selection(org, ev.instance_id, &discovery, auto_import)
+            .await?;
+        let complete = !snap.truncated();
+        let mut counts = SyncCounts::default();
+        let mut errors: Vec<FileError> = Vec::new();
+        let mut partial = !complete;
+        let market = discovery.marketplace.as_ref().map(|m| {
+            (
+                format!("{}:{}", target.id, m.path),
+                ImportedMarketplace {
+                    name: m.name.clone(),
+                    description: m.description.clone().unwrap_or_default(),
+                    owner: person_from_json(Some(&serde_json::Value::Object(m.owner.clone()))),
+                },
+            )
+        });
+        for (position, plugin) in discovery.plugins.iter().enumerate() {
+            if !selected.contains(&plugin.key) {
+                // Not selected (or deselected later): left exactly as it is.
+                counts.skipped += i32::try_from(plugin.components.total()).unwrap_or(i32::MAX);
+                continue;
+            }
+            let (plan, fetched) = self.plan(&snap, plugin).await;
+            let plan = match plan {
+                Ok(plan) => plan,
+                Err(message) => {
+                    errors.push(FileError {
+                        path: plugin.key.clone(),
+                        message,
+                    });
+                    partial = true;
+                    continue;
+                }
+            };
+            let key = format!("{}:{}", target.id, plugin.key);
+            let meta = plugin_meta(fetched.as_ref().unwrap_or(plugin));
+            let write = PluginWrite {
+                org,
+                instance: ev.instance_id,
+                target: target.id,
+                sha: &head.sha,
+                key: &key,
+                plugin: &meta,
+                marketplace: market
+                    .as_ref()
+                    .map(|(k, m)| (k.as_str(), m, i32::try_from(position).unwrap_or(i32::MAX))),
+                may_tombstone: complete,
+            };
+            let written = match write_plugin(&self.store, &self.faults, &write, &plan).await {
+                // A unique-index refusal means another run wrote this plugin meanwhile: re-read
+                // the bindings and apply once more.
+                Err(AppError::Conflict { .. }) => {
+                    write_plugin(&self.store, &self.faults, &write, &plan).await?
+                }
+                other => other?,
+            };
+            add(&mut counts, written);
+            counts.skipped += plan.skipped;
+            errors.extend(plan.errors);
+            self.faults.check(points::PLUGIN_COMMITTED)?;
+            self.store
+                .lock_target(target.id, holder, self.lease_ms)
+                .await?;
+        }
+        if complete {
+            counts.deleted += self
+                .tombstone_vanished(org, &target.id, &discovery, &head.sha)
+                .await?;
+        }
+        self.faults.check(points::BEFORE_SYNCED)?;
+        if complete {
+            // A truncated listing leaves the target unsynced so the next pass completes the work.
+            self.store.set_target_synced(target.id, &head.sha).await?;
+        }
+        let status = if partial || !errors.is_empty() {
+            SyncStatus::Partial
+        } else {
+            SyncStatus::Completed
+        };
+        let message = (!complete)
+            .then(|| "the repository listing was incomplete: nothing was tombstoned".to_owned());
+        Ok(SyncResult {
+            status,
+            head_sha: Some(head.sha),
+            counts,
+            errors,
+            message,
+        })
+    }
+
+    /// Reads a selected plugin's desired objects, fetching remote sources first.
+    async fn plan(
+        &self,
+        snap: &RepoSnapshot,
+        plugin: &PluginCandidate,
+    ) -> (Result<PluginPlan, String>, Option<PluginCandidate>) {
+        let (snap, candidate) = if plugin.source.is_remote() {
+            match remote::fetch(self.source.as_ref(), &plugin.source).await {
+                Ok((s, mut c)) => {
+                    // The marketplace entry names the plugin; the fetched manifest fills the rest.
+                    c.name.clone_from(&plugin.name);
+                    (s, c)
+                }
+                Err(e) => return (Err(format!("fetching the plugin source: {e}")), None),
+            }
+        } else {
+            (snap.clone(), plugin.clone())
+        };
+        let fetched = plugin.source.is_remote().then(|| candidate.clone());
+        let planned = tokio::task::spawn_blocking(move || plan_plugin(&snap, &candidate))
+            .await
+            .map_err(|e| e.to_string());
+        (planned, fetched)
+    }
+
+    /// Which plugins to import: stored rows decide; a key seen for the first time is selected only
+    /// when the instance auto-imports and the plugin is supported (and is recorded either way).
+    async fn selection(
+        &self,
+        org: OrgId,
+        instance: ConnectorInstanceId,
+        discovery: &Discovery,
+        auto_import: bool,
+    ) -> AppResult<HashSet<String>> {
+        let stored = self.store.selections_of(instance).await?;
+        let mut new = Vec::new();
+        let mut selected = HashSet::new();
+        for p in &discovery.plugins {
+            let on = match stored.get(&p.key) {
+                Some(on) => *on,
+                None => {
+                    let on = auto_import && p.supported;
+                    new.push((p.key.clone(), on));
+                    on
+                }
+            };
+            if on && p.supported {
+                selected.insert(p.key.clone());
+            }
+        }
+        self.store
+            .record_new_selections(org, instance, &new)
+            .await?;
+        Ok(selected)
+    }
+
+    /// Tombstones the bindings of plugin keys the commit no longer has at all.
+    async fn tombstone_vanished(
+        &self,
+        org: OrgId,
+        target: &trove_core::ConnectorTargetId,
+        discovery: &Discovery,
+        sha: &str,
+    ) -> AppResult<i32> {
+        let present: HashSet<String> = discovery
+            .plugins
+            .iter()
+            .map(|p| format!("{target}:{}", p.key))
+            .collect();
+        let keys: HashSet<String> = self
+            .store
+            .live_bindings(*target)
+            .await?
+            .into_iter()
+            .map(|b| b.plugin_key)
+            .filter(|k| !present.contains(k))
+            .collect();
+        let mut deleted = 0;
+        for key in keys {
+            deleted += tombstone_plugin(&self.store, org, *target, &key, sha).await?;
+        }
+        Ok(deleted)
+    }
+
+    /// The backstop: every active target of an active instance whose head moved gets a periodic
+    /// reconcile (deduplicated on (target, head)).
+    pub(super) async fn backstop(&self) -> AppResult<usize> {
+        let rows: Vec<(Uuid, Uuid, Uuid)> = self
+            .store
+            .db
+            .fetch_all(sql(
+                "SELECT t.id, t.org_id, t.instance_id FROM connector_targets t \
+                 JOIN connector_instances i ON i.id = t.instance_id \
+                 WHERE t.status = 'active' AND i.status = 'active' ORDER BY t.id",
+            ))
+            .await?;
+        let mut queued = 0;
+        for (target, org, instance) in rows {
+            let org: OrgId = org.into();
+            let t = self.store.target(org, target.into()).await?;
+            let head = match self.source.head(&source_target(&t)).await {
+                Ok(h) => h,
+                Err(e) => {
+                    tracing::warn!(target = %t.id, error = %e, "backstop: cannot read the head");
+                    continue;
+                }
+            };
+            if t.synced_sha.as_deref() == Some(head.sha.as_str()) {
+                continue;
+            }
+            if t.head_sha.as_deref() != Some(head.sha.as_str()) {
+                self.store.set_target_head(t.id, &head.sha).await?;
+            }
+            let mut tx = self.store.db.begin().await?;
+            crate::jobs::enqueue_sync_in(
+                &self.store,
+                &mut tx,
+                NewSyncEvent {
+                    org,
+                    instance: ConnectorInstanceId::from(instance),
+                    target: t.id,
+                    trigger: Trigger::Periodic,
+                    delivery_id: None,
+                    requested_sha: Some(head.sha),
+                },
+            )
+            .await?;
+            tx.commit().await?;
+            queued += 1;
+        }
+        Ok(queued)
+    }
+}
+
+fn ignored(head: Option<String>, why: &str) -> SyncResult {
+    SyncResult {
+        status: SyncStatus::Ignored,
+        head_sha: head,
+        counts: SyncCounts::default(),
+        errors: Vec::new(),
+        message: Some(why.to_owned()),
+    }
+}
