@@ -60,6 +60,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "lsps", description = "LSP servers: a typed view of config objects"),
         (name = "plugins", description = "Plugins: named sets of config objects"),
         (name = "marketplaces", description = "Marketplaces: ordered sets of plugins that members add to Claude Code"),
+        (name = "connectors", description = "Connectors: git credentials, connected repository branches, their discovery, mappings, syncs and sync events"),
     )
 )]
 struct ApiDoc;

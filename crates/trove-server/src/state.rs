@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusHandle;
+use trove_sources::RepositorySource;
 use trove_store::Store;
+use trove_sync::Engine;
 
 /// Settings of the HTTP server.
 #[derive(Debug, Clone)]
@@ -24,7 +26,8 @@ impl Default for ServerConfig {
     }
 }
 
-/// What handlers share: the store, settings and the metrics registry.
+/// What handlers share: the store, the repository source and sync engine, settings and the metrics
+/// registry.
 #[derive(Clone)]
 pub struct AppState {
     /// The store.
@@ -33,4 +36,8 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Reads connected repositories (default-branch resolution, head listings).
+    pub sources: Arc<dyn RepositorySource>,
+    /// The reconcile engine (discovery of a target's head).
+    pub engine: Arc<Engine>,
 }

@@ -15,6 +15,8 @@ pub struct TestServer {
     /// A client without cookies.
     pub client: reqwest::Client,
     shutdown: CancellationToken,
+    /// The git cache of the server's source (removed when the server is dropped).
+    _git_cache: tempfile::TempDir,
 }
 
 impl Drop for TestServer {
@@ -48,7 +50,13 @@ impl TestServer {
             .await
             .expect("bind loopback");
         let base = format!("http://{}", listener.local_addr().expect("local addr"));
+        let git_cache = tempfile::tempdir().expect("git cache dir");
+        let sources: Arc<dyn trove_sources::RepositorySource> = Arc::new(
+            trove_sources::GitSource::new(git_cache.path(), trove_sources::GitLimits::default()),
+        );
         let state = AppState {
+            engine: Arc::new(trove_sync::Engine::new(store.clone(), sources.clone())),
+            sources,
             store,
             config: Arc::new(ServerConfig::default()),
             metrics: trove_server::metrics::handle(),
@@ -62,6 +70,7 @@ impl TestServer {
             base,
             client: reqwest::Client::new(),
             shutdown,
+            _git_cache: git_cache,
         }
     }
 

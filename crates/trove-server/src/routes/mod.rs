@@ -4,6 +4,7 @@ pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod config_objects;
+pub mod connectors;
 pub mod marketplaces;
 pub mod me;
 pub mod members;
@@ -33,4 +34,5 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .merge(object_types::router())
         .merge(plugins::router())
         .merge(marketplaces::router())
+        .merge(connectors::router())
 }

@@ -108,8 +108,7 @@ pub struct DisconnectReport {
     pub removal: RemovalReport,
 }
 
-const ACCOUNT_COLUMNS: &str =
-    "id, kind, name, status, remote_id, credentials IS NOT NULL AS has_credentials, metadata, created_at, updated_at";
+const ACCOUNT_COLUMNS: &str = "id, kind, name, status, remote_id, credentials IS NOT NULL AS has_credentials, metadata, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 struct AccountRow {
@@ -177,7 +176,8 @@ impl Store {
                 "must be at most 255 characters, without `:` or control characters",
             ));
         }
-        if new.token.is_empty() || new.token.len() > 4096 || new.token.chars().any(char::is_control) {
+        if new.token.is_empty() || new.token.len() > 4096 || new.token.chars().any(char::is_control)
+        {
             return Err(AppError::invalid(
                 "token",
                 "must be 1-4096 characters without control characters",
@@ -242,7 +242,8 @@ impl Store {
     ) -> AppResult<Vec<Account>> {
         let mut q = sql("");
         let o = q.push_arg(org.uuid());
-        let mut text = format!("SELECT {ACCOUNT_COLUMNS} FROM connector_accounts WHERE org_id = {o}");
+        let mut text =
+            format!("SELECT {ACCOUNT_COLUMNS} FROM connector_accounts WHERE org_id = {o}");
         if let Some(status) = status {
             let s = q.push_arg(status.to_string());
             text.push_str(&format!(" AND status = {s}"));

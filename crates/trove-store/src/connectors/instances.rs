@@ -18,9 +18,7 @@ use trove_core::{
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::model::{
-    Instance, SYNC_EVENT_COLUMNS, SyncEvent, SyncEventRow, TARGET_COLUMNS, Target,
-};
+use super::model::{Instance, SYNC_EVENT_COLUMNS, SyncEvent, SyncEventRow, TARGET_COLUMNS, Target};
 use crate::db::{Tx, in_list, sql};
 use crate::registry::access::{NewGrant, Principal, ResourceKind, can_view};
 use crate::{Actor, PageRequest, Store};
@@ -284,8 +282,7 @@ impl InstanceRow {
             status: self.status,
             status_reason: self.status_reason,
             auto_import: self.auto_import,
-            config: serde_json::from_str(&self.config)
-                .unwrap_or_else(|_| serde_json::json!({})),
+            config: serde_json::from_str(&self.config).unwrap_or_else(|_| serde_json::json!({})),
             targets,
             created_at: Timestamp(self.created_at),
             updated_at: Timestamp(self.updated_at),
@@ -293,12 +290,7 @@ impl InstanceRow {
     }
 }
 
-async fn name_taken(
-    tx: &mut Tx,
-    org: OrgId,
-    name: &str,
-    except: Option<Uuid>,
-) -> AppResult<()> {
+async fn name_taken(tx: &mut Tx, org: OrgId, name: &str, except: Option<Uuid>) -> AppResult<()> {
     let found: Option<Uuid> = tx
         .scalar(
             sql("SELECT id FROM connector_instances WHERE org_id = $1 AND name = $2")
@@ -309,7 +301,9 @@ async fn name_taken(
     match found {
         Some(id) if Some(id) != except => Err(AppError::conflict(
             "connector_instance_name_taken",
-            format!("a connector instance named `{name}` already exists in this organization; choose another name"),
+            format!(
+                "a connector instance named `{name}` already exists in this organization; choose another name"
+            ),
         )),
         _ => Ok(()),
     }
@@ -467,10 +461,7 @@ impl Store {
             .collect())
     }
 
-    async fn targets_of_many(
-        &self,
-        ids: impl IntoIterator<Item = Uuid>,
-    ) -> AppResult<Vec<Target>> {
+    async fn targets_of_many(&self, ids: impl IntoIterator<Item = Uuid>) -> AppResult<Vec<Target>> {
         let ids: Vec<Uuid> = ids.into_iter().collect();
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -671,5 +662,17 @@ mod tests {
         }
         assert_eq!(default_name("https://h/acme/tools.git", "main"), "tools");
         assert_eq!(default_name("file:///tmp/r/", "dev"), "r@dev");
+    }
+}
+
+impl Store {
+    /// The org of an instance, for operator commands that name only the instance (`trove sync`).
+    pub async fn instance_org(&self, id: ConnectorInstanceId) -> AppResult<OrgId> {
+        let org: Option<Uuid> = self
+            .db
+            .scalar(sql("SELECT org_id FROM connector_instances WHERE id = $1").bind(id.uuid()))
+            .await?;
+        org.map(Into::into)
+            .ok_or_else(|| AppError::not_found("connector instance"))
     }
 }

@@ -310,7 +310,10 @@ mod tests {
 
     #[test]
     fn selectors() {
-        assert_eq!(validate_selector("./sales/skills/**").unwrap(), "sales/skills/**");
+        assert_eq!(
+            validate_selector("./sales/skills/**").unwrap(),
+            "sales/skills/**"
+        );
         assert!(validate_selector("../x").is_err());
         assert!(validate_selector("/abs").is_err());
         let m = selector_matcher("sales/skills").unwrap();

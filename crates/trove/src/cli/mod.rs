@@ -1,8 +1,10 @@
 //! Subcommands of `trove`.
 
 mod admin;
+mod connect;
 mod discover;
 mod serve;
+mod sync;
 
 use std::process::ExitCode;
 
@@ -50,6 +52,12 @@ enum Command {
     /// Show what a repository holds: marketplaces, plugins and their components, as Claude Code reads
     /// them. Needs no server or database.
     Discover(discover::DiscoverArgs),
+    /// Connect a repository to an organization: discover it, select its plugins (`--all`) and sync
+    /// (`--wait`). Works on the database directly, with or without a running server.
+    #[command(subcommand)]
+    Connect(connect::ConnectCommand),
+    /// Reconcile a connected repository branch now (`--wait` to follow it, with a progress bar).
+    Sync(sync::SyncArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -87,6 +95,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Admin(cmd) => admin::run(&settings, cmd).await,
         Command::Discover(args) => discover::run(&args),
+        Command::Connect(cmd) => connect::run(&settings, cmd).await,
+        Command::Sync(args) => sync::run(&settings, args).await,
         Command::Openapi => {
             print!("{}", trove_server::openapi_json());
             Ok(ExitCode::SUCCESS)

@@ -86,7 +86,10 @@ pub(crate) async fn serve(settings: &Settings, args: ServeArgs) -> Result<ExitCo
             shutdown.clone(),
         )
     });
+    let sources = crate::cli::sync::git_source();
     let state = AppState {
+        engine: Arc::new(trove_sync::Engine::new(store.clone(), sources.clone())),
+        sources,
         store: store.clone(),
         config: Arc::new(ServerConfig {
             secure_cookies: args.secure_cookies,

@@ -110,9 +110,7 @@ impl Store {
                 " OR id IN (SELECT object_id FROM source_bindings WHERE instance_id IN {list})",
             ))
             .await?;
-        let plugins: Vec<Named> = tx
-            .fetch_all(select_owned(o, &inst, "plugins", ""))
-            .await?;
+        let plugins: Vec<Named> = tx.fetch_all(select_owned(o, &inst, "plugins", "")).await?;
         let markets: Vec<Named> = tx
             .fetch_all(select_owned(o, &inst, "marketplaces", ""))
             .await?;
@@ -164,7 +162,10 @@ impl Store {
                     id: ConfigObjectId::from(object.id).to_string(),
                     name: object.name.clone(),
                     reason: "in_hand_made_plugin".into(),
-                    held_by: held.iter().map(|p| PluginId::from(*p).to_string()).collect(),
+                    held_by: held
+                        .iter()
+                        .map(|p| PluginId::from(*p).to_string())
+                        .collect(),
                 }),
                 None => report.deleted_config_object_ids.push(object.id.into()),
             }
@@ -200,7 +201,10 @@ impl Store {
                     id: MarketplaceId::from(market.id).to_string(),
                     name: market.name.clone(),
                     reason: "lists_remaining_plugins".into(),
-                    held_by: held.iter().map(|p| PluginId::from(*p).to_string()).collect(),
+                    held_by: held
+                        .iter()
+                        .map(|p| PluginId::from(*p).to_string())
+                        .collect(),
                 }),
                 None => report.deleted_marketplace_ids.push(market.id.into()),
             }
@@ -216,7 +220,14 @@ impl Store {
         // Writes: detach what stays, then delete children before parents.
         let now = now_ms();
         let kept_object_ids: Vec<Uuid> = kept_objects.keys().copied().collect();
-        detach(tx, "config_objects", ", source_mode = 'manual'", &kept_object_ids, now).await?;
+        detach(
+            tx,
+            "config_objects",
+            ", source_mode = 'manual'",
+            &kept_object_ids,
+            now,
+        )
+        .await?;
         let kept_plugin_ids: Vec<Uuid> = plugins
             .iter()
             .map(|p| p.id)
@@ -224,11 +235,26 @@ impl Store {
             .collect();
         detach(tx, "plugins", ", source_key = NULL", &kept_plugin_ids, now).await?;
         let kept_market_ids: Vec<Uuid> = kept_markets.keys().copied().collect();
-        detach(tx, "marketplaces", ", source_key = NULL", &kept_market_ids, now).await?;
+        detach(
+            tx,
+            "marketplaces",
+            ", source_key = NULL",
+            &kept_market_ids,
+            now,
+        )
+        .await?;
 
-        let gone_objects: Vec<Uuid> = report.deleted_config_object_ids.iter().map(|i| i.uuid()).collect();
+        let gone_objects: Vec<Uuid> = report
+            .deleted_config_object_ids
+            .iter()
+            .map(|i| i.uuid())
+            .collect();
         let gone_plugins: Vec<Uuid> = report.deleted_plugin_ids.iter().map(|i| i.uuid()).collect();
-        let gone_markets: Vec<Uuid> = report.deleted_marketplace_ids.iter().map(|i| i.uuid()).collect();
+        let gone_markets: Vec<Uuid> = report
+            .deleted_marketplace_ids
+            .iter()
+            .map(|i| i.uuid())
+            .collect();
         let all_gone: Vec<Uuid> = gone_objects
             .iter()
             .chain(&gone_plugins)
