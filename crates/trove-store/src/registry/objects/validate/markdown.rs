@@ -93,7 +93,7 @@ pub(super) fn parse_skill(
             format!("{field}.frontmatter.description"),
             "`description` is missing: say what the skill does and when to use it",
         ));
-    } else if description.chars().count() > MAX_SKILL_DESCRIPTION {
+    } else if strict_name && description.chars().count() > MAX_SKILL_DESCRIPTION {
         problems.push(Problem::new(
             format!("{field}.frontmatter.description"),
             format!("`description` is longer than {MAX_SKILL_DESCRIPTION} characters"),
@@ -156,10 +156,14 @@ pub(super) fn parse_markdown(
     path: &str,
     path_given: bool,
     text: &str,
+    strict: bool,
 ) -> Result<Parsed, Vec<Problem>> {
     let doc = parse_document(text);
     let fields = &doc.fields;
     let mut problems = Vec::new();
+    // Field-shape checks: errors for content written through the API, warnings for imported
+    // content (Claude Code loads a file whose `color` or `argument-hint` is off).
+    let mut soft: Vec<Problem> = Vec::new();
     if let Some(p) = doc
         .problem
         .as_ref()
@@ -190,13 +194,13 @@ pub(super) fn parse_markdown(
                     "an agent's `name` may not contain `:`",
                 ));
             }
-            string_or_list(fields, "tools", &mut problems);
-            string_or_list(fields, "disallowedTools", &mut problems);
-            string_field(fields, "model", &mut problems);
+            string_or_list(fields, "tools", &mut soft);
+            string_or_list(fields, "disallowedTools", &mut soft);
+            string_field(fields, "model", &mut soft);
             if let Some(color) = str_field(fields, "color")
                 && !AGENT_COLORS.contains(&color.as_str())
             {
-                problems.push(Problem::new(
+                soft.push(Problem::new(
                     "frontmatter.color",
                     format!("`color` must be one of {}", AGENT_COLORS.join(", ")),
                 ));
@@ -204,10 +208,10 @@ pub(super) fn parse_markdown(
             fm_name.clone().unwrap_or_default()
         }
         ObjectType::Command => {
-            string_field(fields, "description", &mut problems);
-            string_field(fields, "argument-hint", &mut problems);
-            string_field(fields, "model", &mut problems);
-            string_or_list(fields, "allowed-tools", &mut problems);
+            string_field(fields, "description", &mut soft);
+            string_field(fields, "argument-hint", &mut soft);
+            string_field(fields, "model", &mut soft);
+            string_or_list(fields, "allowed-tools", &mut soft);
             match (&fm_name, path_given) {
                 (Some(n), _) => n.clone(),
                 (None, true) => stem(path),
@@ -231,6 +235,14 @@ pub(super) fn parse_markdown(
     {
         problems.push(Problem::new("frontmatter.name", why));
     }
+    let soft_warnings: Vec<String> = if strict {
+        problems.append(&mut soft);
+        Vec::new()
+    } else {
+        soft.iter()
+            .map(|p| format!("{}: {}", p.field, p.message))
+            .collect()
+    };
     if matches!(kind, ObjectType::Agent | ObjectType::Command) && doc.body.trim().is_empty() {
         problems.push(Problem::new(
             "body",
@@ -250,7 +262,10 @@ pub(super) fn parse_markdown(
             "description": description,
             "frontmatter": Value::Object(fields.clone()),
         }),
-        warnings: yaml_warning(&doc, path).into_iter().collect(),
+        warnings: yaml_warning(&doc, path)
+            .into_iter()
+            .chain(soft_warnings)
+            .collect(),
         name,
         description,
         file_name,

@@ -344,7 +344,7 @@ fn parse_files(
     };
     match kind {
         ObjectType::Agent | ObjectType::Command | ObjectType::OutputStyle | ObjectType::Context => {
-            markdown::parse_markdown(kind, &file.path, path_given, text)
+            markdown::parse_markdown(kind, &file.path, path_given, text, strict_names)
         }
         ObjectType::Hook | ObjectType::Mcp | ObjectType::Lsp => {
             servers::parse_json_text(kind, &file.path, text)
