@@ -7,6 +7,7 @@
 //! in the document.
 
 mod common;
+mod gitrepo;
 
 use std::collections::BTreeSet;
 
@@ -39,6 +40,8 @@ enum Kind {
     Object,
     Plugin,
     Marketplace,
+    /// A connector instance (no inheritance from marketplaces).
+    Instance,
 }
 
 /// Who may call a route.
@@ -117,7 +120,7 @@ fn expect(policy: Policy, caller: Caller) -> Expect {
             }
         }
         (Policy::Res(kind, min), C::ViaActiveMarketplace) => {
-            if min == Role::Viewer && kind != Kind::Marketplace {
+            if min == Role::Viewer && !matches!(kind, Kind::Marketplace | Kind::Instance) {
                 Expect::Success
             } else {
                 missing_res
@@ -169,7 +172,7 @@ const fn typed(
     }
 }
 
-use Kind::{Marketplace as M, Object as O, Plugin as P};
+use Kind::{Instance as I, Marketplace as M, Object as O, Plugin as P};
 use Policy::{Admin as ADMIN, Authed as AUTHED, Member as MEMBER, Public as PUBLIC, Res};
 use Role::{Editor as ED, Manager as MG, Viewer as VW};
 
@@ -683,6 +686,160 @@ const ROUTES: &[Route] = &[
         Res(M, VW),
         None,
     ),
+    // Connectors.
+    r("GET", "/v1/orgs/{org}/connector-accounts", ADMIN, None),
+    r(
+        "POST",
+        "/v1/orgs/{org}/connector-accounts",
+        ADMIN,
+        Some(r#"{"type": "git", "name": "acct {uniq}", "token": "tkn-{uniq}"}"#),
+    ),
+    r(
+        "GET",
+        "/v1/orgs/{org}/connector-accounts/{account}",
+        ADMIN,
+        None,
+    ),
+    r(
+        "POST",
+        "/v1/orgs/{org}/connector-accounts/{account}/disconnect",
+        ADMIN,
+        Some("{}"),
+    ),
+    r("GET", "/v1/orgs/{org}/connector-instances", MEMBER, None),
+    r(
+        "POST",
+        "/v1/orgs/{org}/connector-instances",
+        ADMIN,
+        Some(r#"{"type": "git", "url": "{repo}", "name": "new {uniq}"}"#),
+    ),
+    r(
+        "GET",
+        "/v1/orgs/{org}/connector-instances/{instance}",
+        Res(I, VW),
+        None,
+    ),
+    r(
+        "PATCH",
+        "/v1/orgs/{org}/connector-instances/{instance}",
+        Res(I, ED),
+        Some(r#"{"config": {"note": "{uniq}"}}"#),
+    ),
+    r(
+        "POST",
+        "/v1/orgs/{org}/connector-instances/{instance}/disable",
+        Res(I, MG),
+        Some("{}"),
+    ),
+    r(
+        "POST",
+        "/v1/orgs/{org}/connector-instances/{instance}/enable",
+        Res(I, MG),
+        Some("{}"),
+    ),
+    r(
+        "POST",
+        "/v1/orgs/{org}/connector-instances/{instance}/remove",
+        ADMIN,
+        Some("{}"),
+    ),
+    r(
+        "GET",
+        "/v1/orgs/{org}/connector-instances/{instance}/targets",
+        Res(I, VW),
+        None,
+    ),
+    r(
+        "GET",
+        "/v1/orgs/{org}/connector-instances/{instance}/access",
+        Res(I, MG),
+        None,
+    ),
+    r(
+        "POST",
+        "/v1/orgs/{org}/connector-instances/{instance}/access",
+        Res(I, MG),
+        Some(GRANT),
+    ),
+    r(
+        "DELETE",
+        "/v1/orgs/{org}/connector-instances/{instance}/access/{grant}",
+        Res(I, MG),
+        None,
+    ),
+    r(
+        "POST",
+        "/v1/orgs/{org}/connector-instances/{instance}/sync",
+        Res(I, ED),
+        Some("{}"),
+    ),
+    r(
+        "POST",
+        "/v1/orgs/{org}/connector-instances/{instance}/auto-import",
+        Res(I, ED),
+        Some(r#"{"autoImport": true}"#),
+    ),
+    r(
+        "GET",
+        "/v1/orgs/{org}/connector-instances/{instance}/discovery",
+        Res(I, VW),
+        None,
+    ),
+    r(
+        "GET",
+        "/v1/orgs/{org}/connector-instances/{instance}/discovery/tree",
+        Res(I, VW),
+        None,
+    ),
+    r(
+        "POST",
+        "/v1/orgs/{org}/connector-instances/{instance}/discovery/apply",
+        Res(I, ED),
+        Some(r#"{"selectedKeys": [], "autoImport": false}"#),
+    ),
+    r(
+        "GET",
+        "/v1/orgs/{org}/connector-instances/{instance}/mappings",
+        Res(I, VW),
+        None,
+    ),
+    r(
+        "POST",
+        "/v1/orgs/{org}/connector-instances/{instance}/mappings",
+        Res(I, ED),
+        Some(r#"{"selector": "skills/**", "objectType": "skill"}"#),
+    ),
+    r(
+        "POST",
+        "/v1/orgs/{org}/connector-instances/{instance}/mappings/preview",
+        Res(I, ED),
+        Some(r#"{"selector": "skills/**"}"#),
+    ),
+    r(
+        "PATCH",
+        "/v1/orgs/{org}/connector-instances/{instance}/mappings/{mapping}",
+        Res(I, ED),
+        Some(r#"{"selector": "agents/**"}"#),
+    ),
+    r(
+        "DELETE",
+        "/v1/orgs/{org}/connector-instances/{instance}/mappings/{mapping}",
+        Res(I, ED),
+        None,
+    ),
+    r("GET", "/v1/orgs/{org}/connector-sync-events", MEMBER, None),
+    r(
+        "GET",
+        "/v1/orgs/{org}/connector-sync-events/{event}",
+        Res(I, VW),
+        None,
+    ),
+    r(
+        "POST",
+        "/v1/orgs/{org}/connector-sync-events/{event}/retry",
+        Res(I, ED),
+        Some("{}"),
+    ),
 ];
 
 /// The people of the test org and their tokens.
@@ -698,6 +855,10 @@ struct People {
     /// A member used as the grantee of `{grant}` and access bodies.
     third: String,
     other_org_admin: String,
+    /// A `file://` git repository connector instances are created on (one per test).
+    repo: String,
+    _repo_dir: tempfile::TempDir,
+    store: trove_store::Store,
 }
 
 async fn people(db: &TestDb, s: &TestServer) -> People {
@@ -712,6 +873,7 @@ async fn people(db: &TestDb, s: &TestServer) -> People {
     let (x_membership, x) = w.member(db, "x@acme.test", "member").await;
     let (third, _) = w.member(db, "third@acme.test", "member").await;
     let owner = w.org.owner_token.clone();
+    let repo_dir = tempfile::tempdir().expect("repo dir");
     let team = s
         .post("/v1/orgs/acme/teams", &owner, json!({"name": "x-team"}))
         .await;
@@ -733,6 +895,9 @@ async fn people(db: &TestDb, s: &TestServer) -> People {
         x_team,
         third,
         other_org_admin: other.owner_token,
+        repo: gitrepo::git_repo(&repo_dir),
+        _repo_dir: repo_dir,
+        store: db.store.clone(),
     }
 }
 
@@ -837,7 +1002,48 @@ async fn fixture(s: &TestServer, p: &People, route: &Route, caller: Caller, n: u
         ("plugin", plugin.clone()),
         ("marketplace", marketplace.clone()),
         ("third", p.third.clone()),
+        ("repo", p.repo.clone()),
     ];
+    let instance = if needs("instance") || needs("event") {
+        let created = s
+            .post(
+                "/v1/orgs/acme/connector-instances",
+                t,
+                json!({"type": "git", "url": p.repo, "name": format!("i{n}")}),
+            )
+            .await;
+        let instance = id(&created);
+        let event = created.body["event"]["id"].as_str().unwrap().to_string();
+        if route.path.ends_with("/retry") {
+            // Only a finished event can be retried: finish the initial one as failed.
+            gitrepo::fail_event(&p.store, &event).await;
+        }
+        values.push(("event", event));
+        instance
+    } else {
+        String::new()
+    };
+    values.push(("instance", instance.clone()));
+    if needs("mapping") {
+        let m = id(&s
+            .post(
+                &format!("/v1/orgs/acme/connector-instances/{instance}/mappings"),
+                t,
+                json!({"selector": "skills/**", "objectType": "skill"}),
+            )
+            .await);
+        values.push(("mapping", m));
+    }
+    if needs("account") {
+        let a = id(&s
+            .post(
+                "/v1/orgs/acme/connector-accounts",
+                t,
+                json!({"type": "git", "name": format!("a{n}"), "token": "secret"}),
+            )
+            .await);
+        values.push(("account", a));
+    }
     let x_is_caller = matches!(
         caller,
         Caller::Direct(_)
@@ -909,6 +1115,7 @@ async fn fixture(s: &TestServer, p: &People, route: &Route, caller: Caller, n: u
         let target = match route.policy {
             Policy::Res(Kind::Object, _) => format!("config-objects/{object}"),
             Policy::Res(Kind::Plugin, _) => format!("plugins/{plugin}"),
+            Policy::Res(Kind::Instance, _) => format!("connector-instances/{instance}"),
             _ => format!("marketplaces/{marketplace}"),
         };
         let g = id(&s
@@ -975,6 +1182,7 @@ async fn fixture(s: &TestServer, p: &People, route: &Route, caller: Caller, n: u
             Kind::Object => format!("config-objects/{object}"),
             Kind::Plugin => format!("plugins/{plugin}"),
             Kind::Marketplace => format!("marketplaces/{marketplace}"),
+            Kind::Instance => format!("connector-instances/{instance}"),
         };
         let grant = match caller {
             Caller::Direct(role) => {
