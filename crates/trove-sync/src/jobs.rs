@@ -90,11 +90,11 @@ pub async fn enqueue_sync_in(
     let event = store.create_sync_event_in(tx, &new).await?;
     let job =
         NewJob::typed(&ReconcileJob { event_id: event.id })?.dedupe_key(reconcile_dedupe_key(&new));
-    let enqueued = store.enqueue_in(tx, job).await?;
+    let mut enqueued = store.enqueue_in(tx, job).await?;
     if enqueued.coalesced {
-        // A reconcile of the same (target, sha) is already waiting: it will cover this request.
-        tx.execute(sql("DELETE FROM sync_events WHERE id = $1").bind(event.id.uuid()))
-            .await?;
+        // A reconcile of the same (target, sha) is already queued. If its event is still waiting,
+        // that run covers this request; if its event already ran (someone ran it directly, the job
+        // is only left to find it done), this request needs a run of its own.
         let existing: Option<SyncEventRow> = tx
             .fetch_optional(
                 sql(format!(
@@ -103,9 +103,19 @@ pub async fn enqueue_sync_in(
                 .bind(enqueued.id.uuid()),
             )
             .await?;
-        let existing = existing
-            .ok_or_else(|| AppError::internal("a queued reconcile job has no sync event"))?;
-        return Ok((existing.into_event(), enqueued.id));
+        let existing = existing.map(SyncEventRow::into_event);
+        match existing {
+            Some(waiting) if waiting.status == SyncStatus::Queued => {
+                tx.execute(sql("DELETE FROM sync_events WHERE id = $1").bind(event.id.uuid()))
+                    .await?;
+                return Ok((waiting, enqueued.id));
+            }
+            _ => {
+                enqueued = store
+                    .enqueue_in(tx, NewJob::typed(&ReconcileJob { event_id: event.id })?)
+                    .await?;
+            }
+        }
     }
     store.set_sync_event_job(tx, event.id, enqueued.id).await?;
     let mut event = event;
