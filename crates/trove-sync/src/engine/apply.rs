@@ -73,16 +73,16 @@ pub async fn write_plugin(
                 }
             }
             None if plan.present_invalid.contains(&binding.path) => {}
-            None if w.may_tombstone => {
-                if store
+            // The binding is live and the listing complete: the path is gone.
+            None if w.may_tombstone
+                && store
                     .close_binding_in(&mut tx, w.org, w.target, binding, w.sha)
-                    .await?
-                {
-                    store
-                        .tombstone_object_in(&mut tx, w.org, binding.object_id)
-                        .await?;
-                    counts.deleted += 1;
-                }
+                    .await? =>
+            {
+                store
+                    .tombstone_object_in(&mut tx, w.org, binding.object_id)
+                    .await?;
+                counts.deleted += 1;
             }
             None => {}
         }
