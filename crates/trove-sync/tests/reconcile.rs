@@ -359,3 +359,40 @@ backend_tests!(
     out_of_order,
     remote_url_source,
 );
+
+/// The backstop queues a periodic reconcile only for a target whose head moved.
+async fn backstop_checks_heads(db: &TestDb) {
+    let repo = Repo::fixture("obra__superpowers");
+    let s = setup(&db.store, &repo.url()).await;
+    s.sync().await;
+    assert_eq!(s.engine.check_heads().await.unwrap(), 0);
+    repo.write(
+        "skills/extra/SKILL.md",
+        "---\nname: extra\ndescription: More.\n---\nBody.\n",
+    );
+    repo.commit("extra");
+    assert_eq!(s.engine.check_heads().await.unwrap(), 1);
+    let id: Option<uuid::Uuid> = s
+        .store
+        .db
+        .scalar(
+            trove_store::sql("SELECT id FROM sync_events WHERE instance_id = $1 AND trigger = 'periodic' AND status = 'queued'")
+                .bind(s.instance.uuid()),
+        )
+        .await
+        .unwrap();
+    let ev = s.engine.run_sync_event(id.unwrap().into()).await.unwrap();
+    assert_eq!((ev.status, ev.counts.created), (SyncStatus::Completed, 1));
+    assert_eq!(trove_sync::jobs::resync_interval_ms(None).unwrap(), 600_000);
+    assert_eq!(
+        trove_sync::jobs::resync_interval_ms(Some("30s")).unwrap(),
+        30_000
+    );
+    assert_eq!(
+        trove_sync::jobs::resync_interval_ms(Some("10m")).unwrap(),
+        600_000
+    );
+    assert!(trove_sync::jobs::resync_interval_ms(Some("soon")).is_err());
+}
+
+backend_tests!(backstop_checks_heads);
