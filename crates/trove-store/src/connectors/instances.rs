@@ -633,6 +633,18 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The org of an instance, for operator commands that name only the instance (`trove sync`).
+    pub async fn instance_org(&self, id: ConnectorInstanceId) -> AppResult<OrgId> {
+        let org: Option<Uuid> = self
+            .db
+            .scalar(sql("SELECT org_id FROM connector_instances WHERE id = $1").bind(id.uuid()))
+            .await?;
+        org.map(Into::into)
+            .ok_or_else(|| AppError::not_found("connector instance"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -662,17 +674,5 @@ mod tests {
         }
         assert_eq!(default_name("https://h/acme/tools.git", "main"), "tools");
         assert_eq!(default_name("file:///tmp/r/", "dev"), "r@dev");
-    }
-}
-
-impl Store {
-    /// The org of an instance, for operator commands that name only the instance (`trove sync`).
-    pub async fn instance_org(&self, id: ConnectorInstanceId) -> AppResult<OrgId> {
-        let org: Option<Uuid> = self
-            .db
-            .scalar(sql("SELECT org_id FROM connector_instances WHERE id = $1").bind(id.uuid()))
-            .await?;
-        org.map(Into::into)
-            .ok_or_else(|| AppError::not_found("connector instance"))
     }
 }
