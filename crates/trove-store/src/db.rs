@@ -433,6 +433,18 @@ impl Db {
     }
 }
 
+/// A fingerprint of the PostgreSQL migrations compiled into this binary (versions and checksums), so
+/// test harnesses can tell whether a migrated template database matches this build.
+pub fn postgres_migrations_fingerprint() -> String {
+    use sha2::Digest as _;
+    let mut hash = sha2::Sha256::new();
+    for m in sqlx::migrate!("migrations/postgres").migrations.iter() {
+        hash.update(m.version.to_be_bytes());
+        hash.update(&m.checksum);
+    }
+    hex::encode(&hash.finalize()[..8])
+}
+
 /// A connection error without the password that the URL may hold.
 fn redact(error: &sqlx::Error) -> String {
     match error {

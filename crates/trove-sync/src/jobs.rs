@@ -178,20 +178,14 @@ pub struct SyncJobs {
 }
 
 impl SyncJobs {
-    /// The connector jobs of a worker process: a git source caching under `TROVE_GIT_CACHE_DIR`
-    /// (else a `trove-git-cache` folder in the temp directory), the backstop interval from
-    /// `TROVE_RESYNC_INTERVAL`, and the first backstop pass queued now (deduplicated, so several
+    /// The connector jobs of a worker process over `source`, with the backstop every
+    /// `resync_interval_ms`; the first backstop pass is queued now (deduplicated, so several
     /// workers starting together queue one). Must be called inside a tokio runtime.
-    pub fn start(store: &Store) -> Self {
-        let cache = std::env::var_os("TROVE_GIT_CACHE_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| std::env::temp_dir().join("trove-git-cache"));
-        let source = trove_sources::GitSource::new(cache, trove_sources::GitLimits::default());
-        let interval = std::env::var("TROVE_RESYNC_INTERVAL").ok();
-        let resync_interval_ms = resync_interval_ms(interval.as_deref()).unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "ignoring TROVE_RESYNC_INTERVAL; using 10 minutes");
-            DEFAULT_RESYNC_INTERVAL_MS
-        });
+    pub fn start(
+        store: &Store,
+        source: Arc<dyn trove_sources::RepositorySource>,
+        resync_interval_ms: i64,
+    ) -> Self {
         let first = store.clone();
         tokio::spawn(async move {
             if let Err(e) = schedule_check_heads(&first, 0).await {
@@ -199,7 +193,7 @@ impl SyncJobs {
             }
         });
         SyncJobs {
-            engine: Arc::new(Engine::new(store.clone(), Arc::new(source))),
+            engine: Arc::new(Engine::new(store.clone(), source)),
             resync_interval_ms,
         }
     }

@@ -1,6 +1,5 @@
 //! Per-test databases.
 
-use std::path::PathBuf;
 use std::str::FromStr;
 
 use sqlx::postgres::PgConnectOptions;
@@ -114,32 +113,13 @@ fn replace_database(url: &str, name: &str) -> String {
     parsed.to_string()
 }
 
-fn migrations_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../trove-store/migrations/postgres")
-}
-
-/// A name for the template that changes whenever a migration changes, so a stale template is never used.
+/// A name for the template that changes whenever the migrations compiled into this test binary change
+/// (keyed on what `migrate!` embedded, not on the files on disk, which may be newer than the build).
 fn template_name() -> String {
-    let mut entries: Vec<_> = std::fs::read_dir(migrations_dir())
-        .expect("migrations dir")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for path in entries {
-        for byte in path
-            .file_name()
-            .unwrap_or_default()
-            .as_encoded_bytes()
-            .iter()
-            .chain(&std::fs::read(&path).unwrap_or_default())
-        {
-            hash ^= u64::from(*byte);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    format!("trove_tmpl_{hash:016x}")
+    format!(
+        "trove_tmpl_{}",
+        trove_store::db::postgres_migrations_fingerprint()
+    )
 }
 
 /// Creates the migrated template database once (under an advisory lock, since tests run in parallel

@@ -47,6 +47,20 @@ pub struct Settings {
     )]
     pub encryption_keys: Option<String>,
 
+    /// Cache of fetched git repositories (bare, shallow). Defaults to `<data dir>/git-cache`.
+    #[arg(long, env = "TROVE_GIT_CACHE_DIR", global = true)]
+    pub git_cache_dir: Option<PathBuf>,
+
+    /// How often every active target's branch head is checked, and reconciled when it moved
+    /// (`30s`, `10m`, `1h`). GitHub does not retry failed webhook deliveries; this is the backstop.
+    #[arg(
+        long,
+        env = "TROVE_RESYNC_INTERVAL",
+        default_value = "10m",
+        global = true
+    )]
+    pub resync_interval: String,
+
     /// Log format.
     #[arg(
         long,
@@ -71,6 +85,21 @@ impl Settings {
     pub fn is_postgres(&self) -> bool {
         let url = self.database_url();
         url.starts_with("postgres://") || url.starts_with("postgresql://")
+    }
+
+    /// Where fetched git repositories are cached.
+    pub fn git_cache_dir(&self) -> PathBuf {
+        self.git_cache_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("git-cache"))
+    }
+
+    /// The git source shared by the server, the worker and the CLI.
+    pub fn git_source(&self) -> std::sync::Arc<dyn trove_sources::RepositorySource> {
+        std::sync::Arc::new(trove_sources::GitSource::new(
+            self.git_cache_dir(),
+            trove_sources::GitLimits::default(),
+        ))
     }
 
     /// The generated key file's path.

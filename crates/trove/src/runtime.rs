@@ -116,6 +116,7 @@ pub async fn bootstrap_if_empty(store: &Store, base_url: &str) -> Result<()> {
 /// Starts the background worker with every job handler; it stops when `shutdown` is cancelled, after
 /// finishing (or releasing) the jobs it runs.
 pub fn spawn_worker(
+    settings: &Settings,
     store: Store,
     keys: KeySource,
     concurrency: usize,
@@ -131,11 +132,13 @@ pub fn spawn_worker(
             )
         }),
     };
-    let handlers = trove_sync::jobs::handlers(
-        store.clone(),
-        reload,
-        Some(trove_sync::jobs::SyncJobs::start(&store)),
-    );
+    let resync_interval_ms = trove_sync::jobs::resync_interval_ms(Some(&settings.resync_interval))
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "ignoring TROVE_RESYNC_INTERVAL; using 10 minutes");
+            trove_sync::jobs::DEFAULT_RESYNC_INTERVAL_MS
+        });
+    let sync = trove_sync::jobs::SyncJobs::start(&store, settings.git_source(), resync_interval_ms);
+    let handlers = trove_sync::jobs::handlers(store.clone(), reload, Some(sync));
     let config = trove_store::queue::worker::WorkerConfig {
         concurrency: concurrency.max(1),
         ..Default::default()

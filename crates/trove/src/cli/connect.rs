@@ -18,7 +18,7 @@ use trove_store::registry::access::Principal;
 use trove_store::{Actor, PageRequest};
 use trove_sync::Engine;
 
-use super::sync::{event_json, event_line, exit_for, git_source, progress, queue, wait};
+use super::sync::{event_json, event_line, exit_for, progress, queue, wait};
 use crate::config::Settings;
 use crate::runtime;
 
@@ -87,7 +87,7 @@ pub(crate) async fn run(settings: &Settings, cmd: ConnectCommand) -> Result<Exit
         config: None,
     };
     let url = request.check()?;
-    let sources = git_source();
+    let sources = settings.git_source();
     let reference = match &args.branch {
         Some(b) => Reference::Branch(b.clone()),
         None => Reference::DefaultBranch,

@@ -80,13 +80,14 @@ pub(crate) async fn serve(settings: &Settings, args: ServeArgs) -> Result<ExitCo
     runtime::bootstrap_if_empty(&store, &format!("http://{address}")).await?;
     let worker = (!args.no_worker).then(|| {
         runtime::spawn_worker(
+            settings,
             store.clone(),
             keys,
             args.worker.concurrency,
             shutdown.clone(),
         )
     });
-    let sources = crate::cli::sync::git_source();
+    let sources = settings.git_source();
     let state = AppState {
         engine: Arc::new(trove_sync::Engine::new(store.clone(), sources.clone())),
         sources,
@@ -112,7 +113,7 @@ pub(crate) async fn worker(settings: &Settings, args: WorkerArgs) -> Result<Exit
     let shutdown = CancellationToken::new();
     cancel_on_signal(shutdown.clone());
     tracing::info!(database = store.db.backend().name(), "Trove worker started");
-    let _ = runtime::spawn_worker(store.clone(), keys, args.concurrency, shutdown).await;
+    let _ = runtime::spawn_worker(settings, store.clone(), keys, args.concurrency, shutdown).await;
     store.db.close().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -13,7 +13,6 @@ use clap::Args;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use trove_core::{ConnectorInstanceId, OrgId, SyncEventId};
-use trove_sources::RepositorySource;
 use trove_store::Store;
 use trove_store::connectors::events::NewSyncEvent;
 use trove_store::connectors::model::{SyncEvent, SyncStatus, Trigger};
@@ -36,18 +35,6 @@ pub(crate) struct SyncArgs {
     /// Print the sync event as JSON.
     #[arg(long)]
     json: bool,
-}
-
-/// The git source the server and the CLI share: cached under `TROVE_GIT_CACHE_DIR`, else a
-/// `trove-git-cache` folder in the temp directory (the same default as the worker's engine).
-pub(crate) fn git_source() -> Arc<dyn RepositorySource> {
-    let cache = std::env::var_os("TROVE_GIT_CACHE_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("trove-git-cache"));
-    Arc::new(trove_sources::GitSource::new(
-        cache,
-        trove_sources::GitLimits::default(),
-    ))
 }
 
 /// A spinner on stderr, only when stderr is a terminal.
@@ -197,7 +184,7 @@ pub(crate) async fn run(settings: &Settings, args: SyncArgs) -> Result<ExitCode>
     let bar = progress("queueing the sync");
     let mut event = queue(&store, org, instance, Trigger::Manual).await?;
     if args.wait {
-        let engine = Arc::new(Engine::new(store.clone(), git_source()));
+        let engine = Arc::new(Engine::new(store.clone(), settings.git_source()));
         event = wait(&store, engine, org, event.id, bar.as_ref()).await?;
     }
     if let Some(bar) = bar {
