@@ -17,8 +17,8 @@ use trove_store::registry::ObjectType;
 use trove_store::registry::objects::validate::{self, ObjectInput, Prepared};
 use trove_store::registry::objects::{FileEncoding, SourceFile};
 
-/// Largest file read for an import (the registry caps a version at 1 MiB anyway).
-const MAX_FILE_BYTES: u64 = 1024 * 1024;
+/// Largest file read for an import (the registry caps a whole version at this size anyway).
+const MAX_FILE_BYTES: u64 = trove_store::registry::objects::validate::MAX_SOURCE_BYTES as u64;
 
 /// One component as the commit has it.
 #[derive(Debug, Clone)]

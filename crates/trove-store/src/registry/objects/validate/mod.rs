@@ -20,10 +20,11 @@ use utoipa::ToSchema;
 
 use crate::registry::ObjectType;
 
-/// Largest total size of a version's files, in bytes (after base64 decoding).
-pub const MAX_SOURCE_BYTES: usize = 1024 * 1024;
+/// Largest total size of a version's files, in bytes (after base64 decoding). Real skill folders
+/// with scripts and references pass 1 MiB (the document skills of anthropics/skills are ~1.1 MiB).
+pub const MAX_SOURCE_BYTES: usize = 8 * 1024 * 1024;
 /// Most files in one version (a skill folder).
-pub const MAX_FILES: usize = 200;
+pub const MAX_FILES: usize = 1000;
 /// Longest file path, in bytes.
 pub const MAX_PATH_BYTES: usize = 512;
 
