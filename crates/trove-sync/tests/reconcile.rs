@@ -12,14 +12,14 @@ fn n(counts: &std::collections::BTreeMap<String, i64>, t: &str) -> i64 {
 
 /// Initial import of four fixture repositories gives the README's plugins and counts.
 async fn imports_fixtures(db: &TestDb) {
-    // (fixture, plugins, skills, commands, agents, hook files).
+    // (fixture, plugins, skills, commands, agents, hook files, hook handlers as the README counts).
     let cases = [
-        ("anthropics__claude-code", 13, 10, 15, 15, 5),
-        ("anthropics__skills", 3, 17, 0, 0, 0),
-        ("obra__superpowers", 1, 14, 0, 0, 1),
-        ("netresearch__typo3-docs-skill", 1, 1, 0, 0, 1),
+        ("anthropics__claude-code", 13, 10, 15, 15, 5, 13),
+        ("anthropics__skills", 3, 17, 0, 0, 0, 0),
+        ("obra__superpowers", 1, 14, 0, 0, 1, 1),
+        ("netresearch__typo3-docs-skill", 1, 1, 0, 0, 1, 2),
     ];
-    for (name, plugins, skills, commands, agents, hooks) in cases {
+    for (name, plugins, skills, commands, agents, hooks, handlers) in cases {
         let repo = Repo::fixture(name);
         let s = setup(&db.store, &repo.url()).await;
         let ev = s.sync().await;
@@ -53,6 +53,7 @@ async fn imports_fixtures(db: &TestDb) {
             "{name}: hook files {c:?} {:?}",
             ev.errors
         );
+        assert_eq!(s.hook_handlers().await, handlers, "{name}: hook handlers");
         assert_eq!(ev.counts.created as i64, c.values().sum::<i64>(), "{name}");
         assert!(ev.errors.is_empty(), "{name}: {:?}", ev.errors);
         assert_eq!(

@@ -227,6 +227,31 @@ impl Setup {
         rows.into_iter().collect()
     }
 
+    /// Hook handlers across this instance's live hook objects, read from their latest payloads
+    /// (`{hooks: {Event: [{matcher, hooks: [handler…]}]}}`), as the fixtures' README counts them.
+    pub async fn hook_handlers(&self) -> i64 {
+        let ids: Vec<(Uuid,)> = self
+            .store
+            .db
+            .fetch_all(
+                sql("SELECT id FROM config_objects WHERE connector_instance_id = $1 AND status = 'active' AND type = 'hook'")
+                    .bind(self.instance.uuid()),
+            )
+            .await
+            .unwrap();
+        let ids: Vec<trove_core::ConfigObjectId> = ids.into_iter().map(|(id,)| id.into()).collect();
+        let resolved = self.store.resolve_objects(self.org, &ids).await.unwrap();
+        resolved
+            .iter()
+            .filter_map(|r| r.version.payload["hooks"].as_object())
+            .flat_map(|events| events.values())
+            .filter_map(|groups| groups.as_array())
+            .flatten()
+            .filter_map(|group| group["hooks"].as_array())
+            .map(|handlers| handlers.len() as i64)
+            .sum()
+    }
+
     /// A scalar count.
     pub async fn count(&self, query: &'static str) -> i64 {
         self.store
