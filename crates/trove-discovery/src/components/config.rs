@@ -14,8 +14,9 @@ use crate::paths;
 /// Most handlers or servers read from one file.
 const MAX_ITEMS_PER_FILE: usize = 10_000;
 
-/// Hook events Claude Code knows (current list of the docs).
-const HOOK_EVENTS: [&str; 31] = [
+/// Hook events Claude Code knows (current list of the docs). The registry's validation uses the same
+/// list, so discovery and validation never disagree about an event.
+pub const HOOK_EVENTS: [&str; 31] = [
     "SessionStart",
     "Setup",
     "UserPromptSubmit",

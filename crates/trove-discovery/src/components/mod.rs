@@ -21,7 +21,7 @@ use crate::manifest::{ComponentSpecs, Declared, SpecItem};
 use crate::model::{Components, Warning, WarningCode};
 use crate::paths;
 
-pub use config::{ServerKind, hooks_from_value, servers_from_value};
+pub use config::{HOOK_EVENTS, ServerKind, hooks_from_value, servers_from_value};
 pub(crate) use markdown::skill as skill_item;
 
 /// Where a plugin's files are and what its manifests declare.

@@ -8,41 +8,8 @@ use trove_discovery::manifest::{NameCheck, check_name};
 
 use super::{Parsed, Problem, stem};
 use crate::registry::ObjectType;
-
-/// Hook events Claude Code fires (an unknown one is a warning: the list grows).
-const HOOK_EVENTS: [&str; 31] = [
-    "SessionStart",
-    "Setup",
-    "UserPromptSubmit",
-    "UserPromptExpansion",
-    "PreToolUse",
-    "PermissionRequest",
-    "PermissionDenied",
-    "PostToolUse",
-    "PostToolUseFailure",
-    "PostToolBatch",
-    "Notification",
-    "MessageDisplay",
-    "SubagentStart",
-    "SubagentStop",
-    "TaskCreated",
-    "TaskCompleted",
-    "Stop",
-    "StopFailure",
-    "TeammateIdle",
-    "InstructionsLoaded",
-    "ConfigChange",
-    "CwdChanged",
-    "DirectoryAdded",
-    "FileChanged",
-    "WorktreeCreate",
-    "WorktreeRemove",
-    "PreCompact",
-    "PostCompact",
-    "Elicitation",
-    "ElicitationResult",
-    "SessionEnd",
-];
+// The hook events Claude Code fires; an unknown one is a warning, since the list grows.
+use trove_discovery::components::HOOK_EVENTS;
 
 /// JSON text of a hook, MCP or LSP configuration.
 pub(super) fn parse_json_text(
