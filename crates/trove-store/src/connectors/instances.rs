@@ -13,14 +13,14 @@ use serde::Deserialize;
 use trove_core::time::now_ms;
 use trove_core::{
     AppError, AppResult, ConnectorAccountId, ConnectorInstanceId, ConnectorTargetId, OrgId,
-    ResourceRole, SyncEventId, Timestamp,
+    SyncEventId, Timestamp,
 };
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::model::{Instance, SYNC_EVENT_COLUMNS, SyncEvent, SyncEventRow, TARGET_COLUMNS, Target};
 use crate::db::{Tx, in_list, sql};
-use crate::registry::access::{NewGrant, Principal, ResourceKind, can_view};
+use crate::registry::access::{Principal, ResourceKind, can_view};
 use crate::{Actor, PageRequest, Store};
 
 /// The largest accepted `config` document, in bytes of JSON.
@@ -366,21 +366,8 @@ impl Store {
             .bind(now),
         )
         .await?;
-        let creator = NewGrant {
-            org_membership_id: Some(p.membership_id),
-            team_id: None,
-            org_wide: None,
-            role: ResourceRole::Manager,
-        };
-        self.grant_in(
-            tx,
-            p.org_id,
-            ResourceKind::ConnectorInstance,
-            id.uuid(),
-            &creator,
-            actor,
-        )
-        .await?;
+        self.grant_creator_in(tx, p, ResourceKind::ConnectorInstance, id.uuid(), actor)
+            .await?;
         self.audit(
             tx,
             p.org_id,

@@ -482,6 +482,24 @@ impl Store {
         Grant::try_from(row)
     }
 
+    /// Makes the creator of a new resource its manager, in the transaction that creates it.
+    pub async fn grant_creator_in(
+        &self,
+        tx: &mut Tx,
+        p: &Principal,
+        kind: ResourceKind,
+        id: Uuid,
+        actor: Actor,
+    ) -> AppResult<Grant> {
+        let creator = NewGrant {
+            org_membership_id: Some(p.membership_id),
+            team_id: None,
+            org_wide: None,
+            role: ResourceRole::Manager,
+        };
+        self.grant_in(tx, p.org_id, kind, id, &creator, actor).await
+    }
+
     /// Revokes a live grant on a resource.
     pub async fn revoke_grant(
         &self,

@@ -3,12 +3,12 @@
 
 use serde::Deserialize;
 use trove_core::time::now_ms;
-use trove_core::{AppResult, MarketplaceId, OrgId, ResourceRole};
+use trove_core::{AppResult, MarketplaceId, OrgId};
 use utoipa::ToSchema;
 
 use super::Marketplace;
 use crate::db::sql;
-use crate::registry::access::{NewGrant, Principal, ResourceKind};
+use crate::registry::access::{Principal, ResourceKind};
 use crate::registry::plugins::lifecycle::{Lifecycle, Lifecycled, ensure_not_deleted, lock_status};
 use crate::registry::plugins::{Person, nullable};
 use crate::{Actor, Store};
@@ -73,21 +73,8 @@ impl Store {
             .bind(now_ms()),
         )
         .await?;
-        let creator = NewGrant {
-            org_membership_id: Some(p.membership_id),
-            team_id: None,
-            org_wide: None,
-            role: ResourceRole::Manager,
-        };
-        self.grant_in(
-            &mut tx,
-            p.org_id,
-            ResourceKind::Marketplace,
-            id.uuid(),
-            &creator,
-            actor,
-        )
-        .await?;
+        self.grant_creator_in(&mut tx, p, ResourceKind::Marketplace, id.uuid(), actor)
+            .await?;
         self.audit(
             &mut tx,
             p.org_id,

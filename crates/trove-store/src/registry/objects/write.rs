@@ -5,7 +5,6 @@
 use trove_core::time::now_ms;
 use trove_core::{
     AppError, AppResult, ConfigObjectId, ConfigVersionId, ConnectorInstanceId, OrgId, PluginId,
-    ResourceRole,
 };
 use uuid::Uuid;
 
@@ -13,7 +12,7 @@ use super::validate::Prepared;
 use super::{ConfigObject, OBJECT_COLUMNS, ObjectRow, ObjectVersion, SourceMode};
 use crate::db::{Tx, sql};
 use crate::registry::ObjectType;
-use crate::registry::access::{NewGrant, Principal, ResourceKind};
+use crate::registry::access::{Principal, ResourceKind};
 use crate::{Actor, Store};
 
 /// A new object.
@@ -124,21 +123,8 @@ impl Store {
                 actor,
             )
             .await?;
-        let creator = NewGrant {
-            org_membership_id: Some(p.membership_id),
-            team_id: None,
-            org_wide: None,
-            role: ResourceRole::Manager,
-        };
-        self.grant_in(
-            &mut tx,
-            org,
-            ResourceKind::ConfigObject,
-            id.uuid(),
-            &creator,
-            actor,
-        )
-        .await?;
+        self.grant_creator_in(&mut tx, p, ResourceKind::ConfigObject, id.uuid(), actor)
+            .await?;
         for plugin in &new.plugin_ids {
             self.attach_object_in(&mut tx, org, *plugin, id, actor)
                 .await?;

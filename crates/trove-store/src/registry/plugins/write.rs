@@ -4,13 +4,13 @@
 
 use serde::Deserialize;
 use trove_core::time::now_ms;
-use trove_core::{AppResult, OrgId, PluginId, ResourceRole};
+use trove_core::{AppResult, OrgId, PluginId};
 use utoipa::ToSchema;
 
 use super::lifecycle::{Lifecycle, Lifecycled, ensure_not_deleted, lock_status};
 use super::{Person, Plugin, PluginMetadata, nullable};
 use crate::db::sql;
-use crate::registry::access::{NewGrant, Principal, ResourceKind};
+use crate::registry::access::{Principal, ResourceKind};
 use crate::{Actor, Store};
 
 /// A new plugin.
@@ -159,21 +159,8 @@ impl Store {
             .bind(now),
         )
         .await?;
-        let creator = NewGrant {
-            org_membership_id: Some(p.membership_id),
-            team_id: None,
-            org_wide: None,
-            role: ResourceRole::Manager,
-        };
-        self.grant_in(
-            &mut tx,
-            p.org_id,
-            ResourceKind::Plugin,
-            id.uuid(),
-            &creator,
-            actor,
-        )
-        .await?;
+        self.grant_creator_in(&mut tx, p, ResourceKind::Plugin, id.uuid(), actor)
+            .await?;
         self.audit(
             &mut tx,
             p.org_id,
