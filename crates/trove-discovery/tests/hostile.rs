@@ -375,6 +375,7 @@ fn submodules_and_non_utf8_manifests() {
         size: 0,
         mode: 0o160_000,
         link_target: None,
+        oid: None,
     });
     let d = discover(&s);
     assert!(has(&d, WarningCode::Submodule));

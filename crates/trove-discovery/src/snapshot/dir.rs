@@ -138,6 +138,7 @@ impl DirSnapshot {
                         size: 0,
                         mode: 0o120_000,
                         link_target: target,
+                        oid: None,
                     });
                 } else if ft.is_dir() {
                     if depth + 1 >= limits.max_depth {
@@ -152,6 +153,7 @@ impl DirSnapshot {
                         size: 0,
                         mode: 0o040_000,
                         link_target: None,
+                        oid: None,
                     });
                     stack.push((child.path(), path, depth + 1));
                 } else if ft.is_file() {
@@ -168,6 +170,7 @@ impl DirSnapshot {
                         size: meta.len(),
                         mode: file_mode(&meta),
                         link_target: None,
+                        oid: None,
                     });
                 } else {
                     self.skipped.push(format!("{path}: not a regular file"));

@@ -46,6 +46,7 @@ impl MemSnapshot {
             size: 0,
             mode: 0o120_000,
             link_target: Some(target.to_owned()),
+            oid: None,
         });
         self
     }

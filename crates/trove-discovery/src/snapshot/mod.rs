@@ -43,6 +43,9 @@ pub struct Entry {
     pub mode: u32,
     /// For symlinks, the link target as stored, when the source knows it.
     pub link_target: Option<String>,
+    /// For blobs, the git object id (hexadecimal) when the source knows it. Equal ids mean equal
+    /// bytes, so a reconcile can tell a file is unchanged without reading it.
+    pub oid: Option<String>,
 }
 
 impl Entry {
@@ -54,6 +57,7 @@ impl Entry {
             size,
             mode: 0o100_644,
             link_target: None,
+            oid: None,
         }
     }
 }

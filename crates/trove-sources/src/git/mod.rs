@@ -246,6 +246,7 @@ fn build_snapshot(
         repo: repo.into_sync(),
         blobs: listing.blobs,
         max_blob_bytes: limits.max_blob_bytes,
+        handles: std::sync::Mutex::new(Vec::new()),
     };
     Ok(RepoSnapshot::new(listing.parts, Box::new(reader)))
 }

@@ -114,6 +114,7 @@ pub(crate) fn list_commit(
                         size: 0,
                         mode: 0o040_000,
                         link_target: None,
+                        oid: None,
                     }
                 }
                 kind @ (GitKind::Blob | GitKind::BlobExecutable) => {
@@ -132,6 +133,7 @@ pub(crate) fn list_commit(
                             0o100_755
                         },
                         link_target: None,
+                        oid: Some(oid.to_string()),
                     }
                 }
                 GitKind::Link => {
@@ -145,6 +147,7 @@ pub(crate) fn list_commit(
                         size: blob.data.len() as u64,
                         mode: 0o120_000,
                         link_target: Some(String::from_utf8_lossy(data).into_owned()),
+                        oid: None,
                     }
                 }
                 GitKind::Commit => Entry {
@@ -153,6 +156,7 @@ pub(crate) fn list_commit(
                     size: 0,
                     mode: 0o160_000,
                     link_target: None,
+                    oid: None,
                 },
             };
             entries.push(entry);
@@ -193,6 +197,9 @@ pub(crate) struct GitBlobReader {
     pub blobs: HashMap<String, (ObjectId, u64)>,
     /// Hard limit on one blob, whatever the caller asks.
     pub max_blob_bytes: u64,
+    /// Thread-local handles returned after a read, for the next one: making a handle costs more
+    /// than reading a small blob, and a reconcile reads thousands of them.
+    pub handles: std::sync::Mutex<Vec<gix::Repository>>,
 }
 
 impl std::fmt::Debug for GitBlobReader {
@@ -219,12 +226,17 @@ impl BlobReader for GitBlobReader {
                 path.escape_debug()
             )));
         }
-        // A thread-local handle per read: `Repository` is not `Sync`, the object database behind
-        // it is shared, so this costs a few allocations, not a reopen.
-        let repo = self.repo.to_thread_local();
-        let blob = repo
+        // `Repository` is not `Sync`: each read borrows a handle from the pool (or makes one; the
+        // object database behind them is shared) and gives it back afterwards.
+        let pooled = self.handles.lock().ok().and_then(|mut h| h.pop());
+        let repo = pooled.unwrap_or_else(|| self.repo.to_thread_local());
+        let data = repo
             .find_blob(id)
-            .map_err(|e| git_error("reading a blob", &e))?;
-        Ok(blob.detach().data)
+            .map(|blob| blob.detach().data)
+            .map_err(|e| git_error("reading a blob", &e));
+        if let Ok(mut handles) = self.handles.lock() {
+            handles.push(repo);
+        }
+        data
     }
 }

@@ -28,6 +28,9 @@ pub struct Binding {
     pub content_hash: String,
     /// The commit that content was last written from.
     pub sha: String,
+    /// A digest of the git object ids that content was read from, when known: equal digests mean
+    /// the component is unchanged without reading it.
+    pub source_digest: Option<String>,
 }
 
 /// A new binding.
@@ -49,9 +52,11 @@ pub struct NewBinding<'a> {
     pub content_hash: &'a str,
     /// The commit.
     pub sha: &'a str,
+    /// The digest of the object ids read, when the source gave them.
+    pub source_digest: Option<&'a str>,
 }
 
-type BindingRow = (Uuid, Uuid, String, String, String, String);
+type BindingRow = (Uuid, Uuid, String, String, String, String, Option<String>);
 
 fn binding(r: BindingRow) -> Binding {
     Binding {
@@ -61,6 +66,7 @@ fn binding(r: BindingRow) -> Binding {
         path: r.3,
         content_hash: r.4,
         sha: r.5,
+        source_digest: r.6,
     }
 }
 
@@ -70,7 +76,7 @@ impl Store {
         let rows: Vec<BindingRow> = self
             .db
             .fetch_all(
-                sql("SELECT id, object_id, plugin_key, path, content_hash, sha FROM source_bindings \
+                sql("SELECT id, object_id, plugin_key, path, content_hash, sha, source_digest FROM source_bindings \
                      WHERE target_id = $1 AND closed_at IS NULL ORDER BY plugin_key, path")
                 .bind(target.uuid()),
             )
@@ -87,7 +93,7 @@ impl Store {
     ) -> AppResult<Vec<Binding>> {
         let rows: Vec<BindingRow> = tx
             .fetch_all(
-                sql("SELECT id, object_id, plugin_key, path, content_hash, sha FROM source_bindings \
+                sql("SELECT id, object_id, plugin_key, path, content_hash, sha, source_digest FROM source_bindings \
                      WHERE target_id = $1 AND plugin_key = $2 AND closed_at IS NULL ORDER BY path")
                 .bind(target.uuid())
                 .bind(plugin_key.to_owned()),
@@ -102,7 +108,7 @@ impl Store {
         let now = now_ms();
         tx.execute(
             sql("INSERT INTO source_bindings (id, org_id, instance_id, target_id, object_id, plugin_key, path, \
-                 content_hash, sha, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)")
+                 content_hash, sha, source_digest, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)")
             .bind(Uuid::now_v7())
             .bind(new.org.uuid())
             .bind(new.instance.uuid())
@@ -112,24 +118,28 @@ impl Store {
             .bind(new.path.to_owned())
             .bind(new.content_hash.to_owned())
             .bind(new.sha.to_owned())
+            .bind(new.source_digest.map(str::to_owned))
             .bind(now),
         )
         .await?;
         Ok(())
     }
 
-    /// Records the new content of a bound path.
+    /// Records the new content of a bound path (and the digest of the object ids it was read from).
     pub async fn update_binding_in(
         &self,
         tx: &mut Tx,
         binding: Uuid,
         content_hash: &str,
         sha: &str,
+        source_digest: Option<&str>,
     ) -> AppResult<()> {
         tx.execute(
-            sql("UPDATE source_bindings SET content_hash = $1, sha = $2, updated_at = $3 WHERE id = $4 AND closed_at IS NULL")
+            sql("UPDATE source_bindings SET content_hash = $1, sha = $2, source_digest = $3, updated_at = $4 \
+                 WHERE id = $5 AND closed_at IS NULL")
                 .bind(content_hash.to_owned())
                 .bind(sha.to_owned())
+                .bind(source_digest.map(str::to_owned))
                 .bind(now_ms())
                 .bind(binding),
         )

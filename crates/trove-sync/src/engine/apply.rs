@@ -4,7 +4,9 @@
 //! plugin either fully at the new commit or fully at the old one, and the next run recomputes the
 //! rest from the bindings.
 
-use trove_core::{AppResult, ConnectorInstanceId, ConnectorTargetId, MarketplaceId, OrgId};
+use trove_core::{
+    AppError, AppResult, ConnectorInstanceId, ConnectorTargetId, MarketplaceId, OrgId,
+};
 use trove_store::Store;
 use trove_store::connectors::bindings::NewBinding;
 use trove_store::connectors::model::SyncCounts;
@@ -57,14 +59,47 @@ pub async fn write_plugin(
     // an earlier (possibly killed) run saw.
     let live = store.live_bindings_in(&mut tx, w.target, w.key).await?;
     for binding in &live {
+        if let Some(digest) = plan.same.get(&binding.path) {
+            // Planned as unchanged from the digest read before this transaction; the lease makes
+            // a change in between unlikely, but if it happened the plan is stale: run it again.
+            if binding.source_digest.as_deref() != Some(digest.as_str()) {
+                return Err(AppError::Unavailable(format!(
+                    "the binding of {} changed during the reconcile",
+                    binding.path
+                )));
+            }
+            counts.unchanged += 1;
+            continue;
+        }
         match plan.desired.get(&binding.path) {
-            Some(d) if d.prepared.content_hash == binding.content_hash => counts.unchanged += 1,
+            Some(d) if d.prepared.content_hash == binding.content_hash => {
+                // Same content read from other objects (or a binding from before digests were
+                // kept): remember the digest so the next run can skip reading it.
+                if d.digest.is_some() && d.digest != binding.source_digest {
+                    store
+                        .update_binding_in(
+                            &mut tx,
+                            binding.id,
+                            &binding.content_hash,
+                            &binding.sha,
+                            d.digest.as_deref(),
+                        )
+                        .await?;
+                }
+                counts.unchanged += 1;
+            }
             Some(d) => {
                 let written = store
                     .import_version_in(&mut tx, w.org, binding.object_id, &d.prepared, w.sha)
                     .await?;
                 store
-                    .update_binding_in(&mut tx, binding.id, &d.prepared.content_hash, w.sha)
+                    .update_binding_in(
+                        &mut tx,
+                        binding.id,
+                        &d.prepared.content_hash,
+                        w.sha,
+                        d.digest.as_deref(),
+                    )
                     .await?;
                 if written {
                     counts.updated += 1;
@@ -114,6 +149,7 @@ pub async fn write_plugin(
                     path,
                     content_hash: &d.prepared.content_hash,
                     sha: w.sha,
+                    source_digest: d.digest.as_deref(),
                 },
             )
             .await?;

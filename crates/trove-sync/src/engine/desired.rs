@@ -6,10 +6,11 @@
 //! validation; a component that cannot be read or does not validate becomes a per-file error and is
 //! remembered as *present*, so its existing object is left alone rather than tombstoned.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
+use sha2::{Digest as _, Sha256};
 use trove_discovery::PluginCandidate;
 use trove_sources::RepoSnapshot;
 use trove_store::connectors::model::FileError;
@@ -27,6 +28,8 @@ pub struct Desired {
     pub object_type: ObjectType,
     /// The validated content.
     pub prepared: Prepared,
+    /// The digest of the object ids it was read from, when the source gave them.
+    pub digest: Option<String>,
 }
 
 /// Everything a plugin should hold, and what could not be read.
@@ -40,10 +43,63 @@ pub struct PluginPlan {
     pub errors: Vec<FileError>,
     /// Components not imported (invalid, or declared inline in a form that is not a file).
     pub skipped: i32,
+    /// Components known unchanged without reading them: identity path → the digest their live
+    /// binding already holds.
+    pub same: BTreeMap<String, String>,
+    /// The live bindings' digests this plan was made against, by identity path.
+    known: HashMap<String, String>,
+    /// The digest of the component being planned, taken by `add`.
+    next_digest: Option<String>,
+}
+
+/// A digest of the object ids of `files` (plus what else names the component), or `None` when
+/// the snapshot does not know every id (then the files must be read).
+fn source_digest(
+    snap: &RepoSnapshot,
+    kind: ObjectType,
+    part: &str,
+    files: &[&str],
+) -> Option<String> {
+    let mut h = Sha256::new();
+    h.update(kind.as_str().as_bytes());
+    h.update([0]);
+    h.update(part.as_bytes());
+    for f in files {
+        let oid = snap.blob_entry(f)?.oid.as_deref()?;
+        h.update([0]);
+        h.update(f.as_bytes());
+        h.update([0]);
+        h.update(oid.as_bytes());
+    }
+    Some(hex::encode(h.finalize()))
 }
 
 impl PluginPlan {
+    /// A plan against the live bindings' `known` digests (identity path → digest).
+    pub fn against(known: HashMap<String, String>) -> Self {
+        PluginPlan {
+            known,
+            ..Default::default()
+        }
+    }
+
+    /// True when component `id` reads exactly the objects its live binding was written from: it
+    /// is recorded in `same` and need not be read. Otherwise remembers the digest for `add`.
+    fn unchanged(&mut self, id: &str, digest: Option<String>) -> bool {
+        match digest {
+            Some(d) if self.known.get(id) == Some(&d) => {
+                self.same.insert(id.to_owned(), d);
+                true
+            }
+            other => {
+                self.next_digest = other;
+                false
+            }
+        }
+    }
+
     fn fail(&mut self, path: String, message: String) {
+        self.next_digest = None;
         self.errors.push(FileError {
             path: path.clone(),
             message,
@@ -60,10 +116,12 @@ impl PluginPlan {
                     Desired {
                         object_type,
                         prepared,
+                        digest: self.next_digest.take(),
                     },
                 );
             }
             Err(problems) => {
+                self.next_digest = None;
                 let message = problems
                     .iter()
                     .map(|p| format!("{}: {}", p.field, p.message))
@@ -91,11 +149,21 @@ fn read_json(snap: &RepoSnapshot, path: &str) -> Result<Value, String> {
         .map_err(|e| format!("not valid JSON: {e}"))
 }
 
-/// The desired objects of `plugin` read from `snap` (blocking: reads blobs).
-pub fn plan_plugin(snap: &RepoSnapshot, plugin: &PluginCandidate) -> PluginPlan {
-    let mut plan = PluginPlan::default();
+/// The desired objects of `plugin` read from `snap` (blocking: reads blobs). Components whose
+/// object ids match `known` (the live bindings' digests) are not read: they go to `same`.
+pub fn plan_plugin(
+    snap: &RepoSnapshot,
+    plugin: &PluginCandidate,
+    known: HashMap<String, String>,
+) -> PluginPlan {
+    let mut plan = PluginPlan::against(known);
     let c = &plugin.components;
     for skill in &c.skills {
+        let paths: Vec<&str> = skill.files.iter().map(String::as_str).collect();
+        let digest = source_digest(snap, ObjectType::Skill, "", &paths);
+        if plan.unchanged(&skill.folder, digest) {
+            continue;
+        }
         let prefix = if skill.folder.is_empty() {
             String::new()
         } else {
@@ -149,6 +217,10 @@ pub fn plan_plugin(snap: &RepoSnapshot, plugin: &PluginCandidate) -> PluginPlan 
                 plan.skipped += 1;
                 continue;
             }
+            let digest = source_digest(snap, kind, "", &[&item.path]);
+            if plan.unchanged(&item.path, digest) {
+                continue;
+            }
             match read_text(snap, &item.path) {
                 Ok(text) => plan.add(
                     item.path.clone(),
@@ -166,7 +238,22 @@ pub fn plan_plugin(snap: &RepoSnapshot, plugin: &PluginCandidate) -> PluginPlan 
     let manifest = plugin.manifest_path.as_deref();
     let hook_files: BTreeSet<&str> = c.hooks.iter().map(|h| h.path.as_str()).collect();
     for path in hook_files {
-        if Some(path) == manifest {
+        let inline = Some(path) == manifest;
+        let id = if inline {
+            format!("{path}#hooks")
+        } else {
+            path.to_owned()
+        };
+        let digest = source_digest(
+            snap,
+            ObjectType::Hook,
+            if inline { "hooks" } else { "" },
+            &[path],
+        );
+        if plan.unchanged(&id, digest) {
+            continue;
+        }
+        if inline {
             inline_section(
                 snap,
                 &mut plan,
@@ -250,6 +337,12 @@ fn servers(
     let mut files: BTreeMap<&str, Result<Map<String, Value>, String>> = BTreeMap::new();
     for server in items {
         let id = format!("{}#{}", server.path, server.name);
+        if plan.unchanged(
+            &id,
+            source_digest(snap, kind, &server.name, &[&server.path]),
+        ) {
+            continue;
+        }
         let parsed = files.entry(server.path.as_str()).or_insert_with(|| {
             match read_json(snap, &server.path) {
                 Ok(Value::Object(obj)) => Ok(match obj.get(wrapper) {

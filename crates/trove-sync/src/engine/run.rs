@@ -1,6 +1,6 @@
 //! One reconcile run (DESIGN flow 5) and the backstop (flow 6).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use trove_core::{AppError, AppResult, ConnectorInstanceId, OrgId, SyncEventId};
 use trove_discovery::{Discovery, PluginCandidate};
@@ -148,13 +148,27 @@ impl Engine {
                 },
             )
         });
+        // What each live binding was read from (plugin key → identity path → digest), so the plan
+        // reads only the components whose objects changed.
+        let mut known: HashMap<String, HashMap<String, String>> = HashMap::new();
+        for b in self.store.live_bindings(target.id).await? {
+            if let Some(digest) = b.source_digest {
+                known
+                    .entry(b.plugin_key)
+                    .or_default()
+                    .insert(b.path, digest);
+            }
+        }
         for (position, plugin) in discovery.plugins.iter().enumerate() {
             if !selected.contains(&plugin.key) {
                 // Not selected (or deselected later): left exactly as it is.
                 counts.skipped += i32::try_from(plugin.components.total()).unwrap_or(i32::MAX);
                 continue;
             }
-            let (plan, fetched) = self.plan(&snap, plugin).await;
+            let key = format!("{}:{}", target.id, plugin.key);
+            let (plan, fetched) = self
+                .plan(&snap, plugin, known.remove(&key).unwrap_or_default())
+                .await;
             let plan = match plan {
                 Ok(plan) => plan,
                 Err(message) => {
@@ -166,7 +180,6 @@ impl Engine {
                     continue;
                 }
             };
-            let key = format!("{}:{}", target.id, plugin.key);
             let meta = plugin_meta(fetched.as_ref().unwrap_or(plugin));
             let write = PluginWrite {
                 org,
@@ -227,6 +240,7 @@ impl Engine {
         &self,
         snap: &RepoSnapshot,
         plugin: &PluginCandidate,
+        known: HashMap<String, String>,
     ) -> (Result<PluginPlan, String>, Option<PluginCandidate>) {
         let (snap, candidate) = if plugin.source.is_remote() {
             match remote::fetch(self.source.as_ref(), &plugin.source).await {
@@ -241,7 +255,7 @@ impl Engine {
             (snap.clone(), plugin.clone())
         };
         let fetched = plugin.source.is_remote().then(|| candidate.clone());
-        let planned = tokio::task::spawn_blocking(move || plan_plugin(&snap, &candidate))
+        let planned = tokio::task::spawn_blocking(move || plan_plugin(&snap, &candidate, known))
             .await
             .map_err(|e| e.to_string());
         (planned, fetched)
