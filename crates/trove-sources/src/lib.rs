@@ -11,6 +11,7 @@
 //!   `trove_discovery::discover(&snapshot)` judges a git commit exactly as it judges a directory.
 
 pub mod git;
+pub mod webhook;
 mod snapshot;
 mod source;
 
