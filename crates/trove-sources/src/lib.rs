@@ -11,9 +11,9 @@
 //!   `trove_discovery::discover(&snapshot)` judges a git commit exactly as it judges a directory.
 
 pub mod git;
-pub mod webhook;
 mod snapshot;
 mod source;
+pub mod webhook;
 
 pub use git::location::redact_url;
 pub use git::{GitLimits, GitSource};
