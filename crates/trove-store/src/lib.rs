@@ -6,6 +6,7 @@ pub mod audit;
 pub mod connectors;
 pub mod crypto;
 pub mod db;
+pub mod members;
 pub mod model;
 pub mod queue;
 pub mod registry;
