@@ -17,8 +17,9 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A repository host that can resolve refs and produce snapshots of commits.
 ///
-/// Implemented by [`crate::GitSource`] (any git URL or local repository); the GitHub REST source
-/// implements the same trait. Every method is bounded in time by the implementation.
+/// Implemented by [`crate::GitSource`] (any git URL or local repository) and
+/// [`crate::GitHubSource`] (the REST API through the GitHub App); [`crate::SourceRouter`] picks
+/// between them per target. Every method is bounded in time by the implementation.
 pub trait RepositorySource: Send + Sync {
     /// Resolves the target's reference to a commit SHA without downloading content.
     ///
@@ -67,6 +68,18 @@ pub struct Target {
     /// Credentials for a private host (https only). Part of the cache identity, so two accounts
     /// never share a cached copy.
     pub credentials: Option<Credentials>,
+    /// Set when the repository is read through the GitHub App (REST API, installation token)
+    /// instead of git; `url` is then informational.
+    pub github: Option<GitHubRepo>,
+}
+
+/// A repository reached through an installation of the GitHub App.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GitHubRepo {
+    /// The installation whose token reads the repository.
+    pub installation_id: u64,
+    /// `owner/name`, as GitHub currently spells it.
+    pub full_name: String,
 }
 
 impl Target {
@@ -77,6 +90,7 @@ impl Target {
             reference,
             subdir: None,
             credentials: None,
+            github: None,
         }
     }
 
@@ -91,6 +105,12 @@ impl Target {
         self.credentials = Some(credentials);
         self
     }
+
+    /// The same target, read through the GitHub App.
+    pub fn with_github(mut self, repo: GitHubRepo) -> Self {
+        self.github = Some(repo);
+        self
+    }
 }
 
 impl fmt::Debug for Target {
@@ -103,6 +123,7 @@ impl fmt::Debug for Target {
                 "credentials",
                 &self.credentials.as_ref().map(|_| "<redacted>"),
             )
+            .field("github", &self.github)
             .finish()
     }
 }
