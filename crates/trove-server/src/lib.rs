@@ -30,7 +30,8 @@ use utoipa::openapi::security::{
 use utoipa::{Modify, OpenApi as _};
 use utoipa_axum::router::OpenApiRouter;
 
-pub use state::{AppState, ServerConfig};
+pub use routes::webhooks::{IngestOptions, WebhookIngest};
+pub use state::{AppState, ServerConfig, WebhookSecret};
 
 use crate::error::{ApiError, ErrorBody};
 
@@ -61,6 +62,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "plugins", description = "Plugins: named sets of config objects"),
         (name = "marketplaces", description = "Marketplaces: ordered sets of plugins that members add to Claude Code"),
         (name = "connectors", description = "Connectors: git credentials, connected repository branches, their discovery, mappings, syncs and sync events"),
+        (name = "webhooks", description = "Deliveries from GitHub, authenticated by their signature"),
     )
 )]
 struct ApiDoc;
@@ -99,8 +101,11 @@ impl Modify for Conventions {
             ("413", "Request body too large"),
         ];
         for (path, item) in openapi.paths.paths.iter_mut() {
-            let public =
-                !path.starts_with("/v1/") || path == "/v1/auth/login" || path == "/v1/auth/logout";
+            // Webhooks authenticate by their signature, never by a token or cookie.
+            let public = !path.starts_with("/v1/")
+                || path == "/v1/auth/login"
+                || path == "/v1/auth/logout"
+                || path.starts_with("/v1/webhooks/");
             for op in [
                 &mut item.get,
                 &mut item.put,

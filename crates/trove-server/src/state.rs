@@ -7,6 +7,34 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use trove_sources::RepositorySource;
 use trove_store::Store;
 use trove_sync::Engine;
+use zeroize::Zeroizing;
+
+use crate::routes::webhooks::WebhookIngest;
+
+/// The secret GitHub signs webhook deliveries with (`X-Hub-Signature-256`). Never printed: its
+/// `Debug` is redacted, and the bytes are wiped when the last copy is dropped.
+#[derive(Clone)]
+pub struct WebhookSecret(Arc<Zeroizing<Vec<u8>>>);
+
+impl WebhookSecret {
+    /// The secret, or `None` when it is empty: anyone could sign with an empty key, so an empty
+    /// value counts as "not configured".
+    pub fn new(secret: impl Into<Vec<u8>>) -> Option<Self> {
+        let bytes = Zeroizing::new(secret.into());
+        (!bytes.is_empty()).then(|| Self(Arc::new(bytes)))
+    }
+
+    /// The key bytes, for signature verification only.
+    pub(crate) fn key(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebhookSecret(<redacted>)")
+    }
+}
 
 /// Settings of the HTTP server.
 #[derive(Debug, Clone)]
@@ -15,6 +43,8 @@ pub struct ServerConfig {
     pub secure_cookies: bool,
     /// How long one request may take before it is answered 408.
     pub request_timeout: Duration,
+    /// The GitHub App's webhook secret; without it the webhook answers 503.
+    pub webhook_secret: Option<WebhookSecret>,
 }
 
 impl Default for ServerConfig {
@@ -22,12 +52,13 @@ impl Default for ServerConfig {
         Self {
             secure_cookies: false,
             request_timeout: Duration::from_secs(30),
+            webhook_secret: None,
         }
     }
 }
 
-/// What handlers share: the store, the repository source and sync engine, settings and the metrics
-/// registry.
+/// What handlers share: the store, the repository source and sync engine, settings, the metrics
+/// registry and the webhook ingest.
 #[derive(Clone)]
 pub struct AppState {
     /// The store.
@@ -40,4 +71,6 @@ pub struct AppState {
     pub sources: Arc<dyn RepositorySource>,
     /// The reconcile engine (discovery of a target's head).
     pub engine: Arc<Engine>,
+    /// Writes verified webhook deliveries in group commits ([`WebhookIngest::start`]).
+    pub webhooks: WebhookIngest,
 }

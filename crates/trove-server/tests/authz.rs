@@ -49,6 +49,9 @@ enum Kind {
 enum Policy {
     /// Anyone, even without credentials.
     Public,
+    /// Authenticated by a signature over the request body, never by a token or cookie: every
+    /// caller, whatever credentials it holds, is refused without one.
+    Signed,
     /// Any authenticated caller.
     Authed,
     /// Any member of the org.
@@ -105,6 +108,7 @@ fn expect(policy: Policy, caller: Caller) -> Expect {
     let missing_res = Expect::Status(403, "missing_resource_access");
     match (policy, caller) {
         (Policy::Public, _) => Expect::Success,
+        (Policy::Signed, _) => Expect::Status(401, "missing signature"),
         (_, C::Anonymous) => Expect::Status(401, "unauthorized"),
         (Policy::Authed, _) => Expect::Success,
         (_, C::OtherOrgAdmin) => Expect::Status(404, "not_found"),
@@ -173,7 +177,9 @@ const fn typed(
 }
 
 use Kind::{Instance as I, Marketplace as M, Object as O, Plugin as P};
-use Policy::{Admin as ADMIN, Authed as AUTHED, Member as MEMBER, Public as PUBLIC, Res};
+use Policy::{
+    Admin as ADMIN, Authed as AUTHED, Member as MEMBER, Public as PUBLIC, Res, Signed as SIGNED,
+};
 use Role::{Editor as ED, Manager as MG, Viewer as VW};
 
 const SKILL: &str = r#"{"input": {"rawSourceText": "---\nname: authz-skill\ndescription: An authorization test skill\n---\nBody {uniq}\n"}}"#;
@@ -839,6 +845,13 @@ const ROUTES: &[Route] = &[
         "/v1/orgs/{org}/connector-sync-events/{event}/retry",
         Res(I, ED),
         Some("{}"),
+    ),
+    // GitHub deliveries: the signature is the only credential (a token does not help).
+    r(
+        "POST",
+        "/v1/webhooks/connectors/github",
+        SIGNED,
+        Some(r#"{"zen": "Keep it logically awesome."}"#),
     ),
 ];
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
-use trove_server::{AppState, ServerConfig};
+use trove_server::{AppState, IngestOptions, ServerConfig, WebhookIngest, WebhookSecret};
 use trove_store::Store;
 
 /// A running server. Stopped when dropped.
@@ -43,9 +43,21 @@ impl Reply {
     }
 }
 
+/// The webhook secret of a [`TestServer::start`]ed server (sign test deliveries with it).
+pub const WEBHOOK_SECRET: &str = "trove-test-webhook-secret";
+
 impl TestServer {
-    /// Starts a server over `store`.
+    /// Starts a server over `store`, with [`WEBHOOK_SECRET`] as its webhook secret.
     pub async fn start(store: Store) -> Self {
+        let config = ServerConfig {
+            webhook_secret: WebhookSecret::new(WEBHOOK_SECRET),
+            ..ServerConfig::default()
+        };
+        Self::start_with(store, config).await
+    }
+
+    /// Starts a server over `store` with `config`.
+    pub async fn start_with(store: Store, config: ServerConfig) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
@@ -57,8 +69,9 @@ impl TestServer {
         let state = AppState {
             engine: Arc::new(trove_sync::Engine::new(store.clone(), sources.clone())),
             sources,
+            webhooks: WebhookIngest::start(store.clone(), IngestOptions::default()),
             store,
-            config: Arc::new(ServerConfig::default()),
+            config: Arc::new(config),
             metrics: trove_server::metrics::handle(),
         };
         let shutdown = CancellationToken::new();

@@ -107,3 +107,58 @@ impl Settings {
         self.data_dir.join("encryption-keys")
     }
 }
+
+/// The GitHub App's webhook secret, for `trove serve`. Without it the webhook endpoint answers 503.
+#[derive(Debug, Clone, Args)]
+pub struct WebhookSettings {
+    /// The secret set on the GitHub App's webhook: deliveries are accepted only when their
+    /// `X-Hub-Signature-256` is the HMAC-SHA256 of the body with it. Prefer the environment
+    /// variable or `--github-webhook-secret-file` to a flag, which other users can see in `ps`.
+    /// Without a secret, `POST /v1/webhooks/connectors/github` answers 503.
+    #[arg(
+        long,
+        env = "TROVE_GITHUB_WEBHOOK_SECRET",
+        hide_env_values = true,
+        conflicts_with = "github_webhook_secret_file"
+    )]
+    pub github_webhook_secret: Option<String>,
+
+    /// A file holding the webhook secret (one trailing newline is ignored), e.g. a mounted secret.
+    #[arg(long, env = "TROVE_GITHUB_WEBHOOK_SECRET_FILE")]
+    pub github_webhook_secret_file: Option<PathBuf>,
+}
+
+impl WebhookSettings {
+    /// The configured secret, if any. An empty secret counts as none (it would let anyone sign).
+    pub fn secret(&self) -> anyhow::Result<Option<trove_server::WebhookSecret>> {
+        use anyhow::Context as _;
+        let bytes = match (
+            &self.github_webhook_secret,
+            &self.github_webhook_secret_file,
+        ) {
+            (Some(secret), _) => secret.clone().into_bytes(),
+            (None, Some(path)) => {
+                let mut bytes = std::fs::read(path).with_context(|| {
+                    format!(
+                        "cannot read the webhook secret file {} (TROVE_GITHUB_WEBHOOK_SECRET_FILE)",
+                        path.display()
+                    )
+                })?;
+                if bytes.ends_with(b"\r\n") {
+                    bytes.truncate(bytes.len() - 2);
+                } else if bytes.ends_with(b"\n") {
+                    bytes.truncate(bytes.len() - 1);
+                }
+                bytes
+            }
+            (None, None) => return Ok(None),
+        };
+        let secret = trove_server::WebhookSecret::new(bytes);
+        if secret.is_none() {
+            tracing::warn!(
+                "the GitHub webhook secret is empty; the webhook endpoint will answer 503"
+            );
+        }
+        Ok(secret)
+    }
+}

@@ -14,6 +14,7 @@ pub mod plugins;
 pub mod system;
 pub mod teams;
 pub mod tokens;
+pub mod webhooks;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -35,4 +36,5 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .merge(plugins::router())
         .merge(marketplaces::router())
         .merge(connectors::router())
+        .merge(webhooks::router())
 }

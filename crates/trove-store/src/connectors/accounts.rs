@@ -1,7 +1,9 @@
-//! Connector accounts: git credentials (created here) and GitHub App installations (created by the
-//! GitHub install flow). The credential is sealed in `connector_accounts.credentials` (AAD bound to
-//! the row and org) and never leaves the store except through [`Store::account_credentials`], for
-//! the engine that fetches with it. The API shows only whether a credential is set.
+//! Connector accounts: git credentials (created here) and GitHub App installations (bound by the
+//! GitHub install flow through [`Store::bind_github_installation`]; an installation feeds exactly
+//! one org, so binding one that another org holds is a 409). The credential is sealed in
+//! `connector_accounts.credentials` (AAD bound to the row and org) and never leaves the store
+//! except through [`Store::account_credentials`], for the engine that fetches with it. The API
+//! shows only whether a credential is set.
 //!
 //! Disconnecting removes every instance of the account with the cascade of [`super::instances::removal`]
 //! (same rules: what a user placed in something hand-made is kept), drops the credential and marks
@@ -108,6 +110,19 @@ pub struct DisconnectReport {
     pub removal: RemovalReport,
 }
 
+/// A GitHub App installation to bind to an org, as GitHub describes it.
+#[derive(Debug, Clone)]
+pub struct GithubInstallation {
+    /// The installation id (`remote_id`).
+    pub installation_id: i64,
+    /// A display name: the login of the user or organization the App is installed on.
+    pub name: String,
+    /// Non-secret details (account login and type, repository selection, settings URL).
+    pub metadata: serde_json::Value,
+    /// Whether GitHub reports the installation suspended.
+    pub suspended: bool,
+}
+
 const ACCOUNT_COLUMNS: &str = "id, kind, name, status, remote_id, credentials IS NOT NULL AS has_credentials, metadata, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
@@ -211,6 +226,91 @@ impl Store {
             "connector_account",
             &id.to_string(),
             serde_json::json!({"name": name, "type": "git"}),
+        )
+        .await?;
+        tx.commit().await?;
+        self.account(org, id).await
+    }
+
+    /// Binds a GitHub App installation to `org` (the caller has proven the installation is the
+    /// user's): creates the `github` account, or, when this org already holds it, updates its name,
+    /// metadata and status. An installation bound to another org is a 409
+    /// `github_installation_bound`, also when two orgs race for it (the unique index decides).
+    pub async fn bind_github_installation(
+        &self,
+        org: OrgId,
+        installation: &GithubInstallation,
+        actor: Actor,
+    ) -> AppResult<Account> {
+        let name = trove_core::names::validate_name("name", &installation.name)?;
+        let remote_id = installation.installation_id.to_string();
+        let status = if installation.suspended {
+            "suspended"
+        } else {
+            "active"
+        };
+        let metadata = serde_json::to_string(&installation.metadata)?;
+        let taken = || {
+            AppError::conflict(
+                "github_installation_bound",
+                "this GitHub App installation is connected to another organization; remove it there first",
+            )
+        };
+        let mut tx = self.db.begin().await?;
+        let existing: Option<(Uuid, Uuid)> = tx
+            .fetch_optional(
+                sql(format!(
+                    "SELECT id, org_id FROM connector_accounts WHERE kind = 'github' AND remote_id = $1{}",
+                    tx.backend().for_update()
+                ))
+                .bind(remote_id.as_str()),
+            )
+            .await?;
+        let now = now_ms();
+        let (id, action) = match existing {
+            Some((_, owner)) if owner != org.uuid() => return Err(taken()),
+            Some((id, _)) => {
+                tx.execute(
+                    sql("UPDATE connector_accounts SET name = $1, metadata = $2, status = $3, updated_at = $4 WHERE id = $5")
+                        .bind(name.as_str())
+                        .bind(metadata.as_str())
+                        .bind(status)
+                        .bind(now)
+                        .bind(id),
+                )
+                .await?;
+                (ConnectorAccountId::from(id), "connector_account.rebind")
+            }
+            None => {
+                let id = ConnectorAccountId::new();
+                tx.execute(
+                    sql("INSERT INTO connector_accounts (id, org_id, kind, name, status, remote_id, metadata, created_by, created_at, updated_at) \
+                         VALUES ($1, $2, 'github', $3, $4, $5, $6, $7, $8, $8)")
+                    .bind(id.uuid())
+                    .bind(org.uuid())
+                    .bind(name.as_str())
+                    .bind(status)
+                    .bind(remote_id.as_str())
+                    .bind(metadata.as_str())
+                    .bind(actor.user_id.map(|u| u.uuid()))
+                    .bind(now),
+                )
+                .await
+                .map_err(|e| match e {
+                    AppError::Conflict { .. } => taken(),
+                    other => other,
+                })?;
+                (id, "connector_account.bind")
+            }
+        };
+        self.audit(
+            &mut tx,
+            org,
+            actor,
+            action,
+            "connector_account",
+            &id.to_string(),
+            serde_json::json!({"type": "github", "installationId": installation.installation_id, "name": name}),
         )
         .await?;
         tx.commit().await?;

@@ -1,259 +1,37 @@
 //! Connector instances: create (instance + target + creator grant in the caller's transaction, so the
 //! initial sync event joins it), read, SQL-filtered lists, patch with a config *merge*, status, and
-//! removal (in [`removal`]).
+//! removal (in [`removal`]). Request shapes and their checks are in [`input`].
+//!
+//! Git and GitHub instances are created by the same [`Store::create_instance_in`]: a GitHub one
+//! ([`ValidInstance::github`]) also records the repository id (what webhooks match on, stable
+//! across renames and transfers) and full name on its target, and must use an active `github`
+//! account of the org.
 //!
 //! A duplicate name is a 409 `connector_instance_name_taken` (checked in the transaction, and the
 //! unique index turns a race into a 409 too), never a 500. Config is merged as a JSON merge patch
 //! (RFC 7386): keys absent from the patch are kept; only an explicit `null` removes a key.
 
+#[path = "instances/input.rs"]
+pub mod input;
 #[path = "instances/removal.rs"]
 pub mod removal;
 
-use serde::Deserialize;
 use trove_core::time::now_ms;
 use trove_core::{
-    AppError, AppResult, ConnectorAccountId, ConnectorInstanceId, ConnectorTargetId, OrgId,
-    SyncEventId, Timestamp,
+    AppError, AppResult, ConnectorInstanceId, ConnectorTargetId, OrgId, SyncEventId, Timestamp,
 };
-use utoipa::ToSchema;
 use uuid::Uuid;
+
+use input::check_config;
+pub use input::{
+    GithubRepository, InstanceFilter, InstancePatch, MAX_CONFIG_BYTES, NewInstance, ValidInstance,
+    merge_config, validate_branch, validate_url,
+};
 
 use super::model::{Instance, SYNC_EVENT_COLUMNS, SyncEvent, SyncEventRow, TARGET_COLUMNS, Target};
 use crate::db::{Tx, in_list, sql};
 use crate::registry::access::{Principal, ResourceKind, can_view};
 use crate::{Actor, PageRequest, Store};
-
-/// The largest accepted `config` document, in bytes of JSON.
-pub const MAX_CONFIG_BYTES: usize = 16 * 1024;
-
-/// A request to connect a repository branch.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct NewInstance {
-    /// `git` (GitHub instances are created by the GitHub setup flow).
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The repository URL (`https://…`, `http://…`, `ssh://…`, `file://…`); never with a password in
-    /// it: put credentials in a connector account.
-    pub url: String,
-    /// The branch to follow (default: the remote's default branch, resolved by the server).
-    #[serde(default)]
-    pub branch: Option<String>,
-    /// A name unique in the org (default: the repository's name).
-    #[serde(default)]
-    pub name: Option<String>,
-    /// A git credential account (`cac_…`) for private repositories.
-    #[serde(default)]
-    pub account_id: Option<ConnectorAccountId>,
-    /// Import plugins that appear later (default `false`).
-    #[serde(default)]
-    pub auto_import: Option<bool>,
-    /// Free-form settings (a JSON object).
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    pub config: Option<serde_json::Value>,
-}
-
-/// A checked [`NewInstance`] with its branch resolved.
-#[derive(Debug, Clone)]
-pub struct ValidInstance {
-    /// The URL.
-    pub url: String,
-    /// The branch.
-    pub branch: String,
-    /// The name.
-    pub name: String,
-    /// The credential account.
-    pub account_id: Option<ConnectorAccountId>,
-    /// Auto-import.
-    pub auto_import: bool,
-    /// Settings.
-    pub config: serde_json::Map<String, serde_json::Value>,
-}
-
-impl NewInstance {
-    /// Checks the type, URL and config; returns the URL (trimmed). The branch and name are resolved by
-    /// [`NewInstance::resolve`] once the caller knows the remote's default branch.
-    pub fn check(&self) -> AppResult<String> {
-        if self.kind != "git" {
-            return Err(AppError::invalid(
-                "type",
-                "only `git` instances are created here (GitHub repositories are connected through the GitHub setup)",
-            ));
-        }
-        let url = validate_url(&self.url)?;
-        if let Some(branch) = &self.branch {
-            validate_branch(branch)?;
-        }
-        if let Some(config) = &self.config {
-            check_config(config)?;
-        }
-        Ok(url)
-    }
-
-    /// The checked instance, with `branch` the given branch or the remote's default.
-    pub fn resolve(&self, url: String, default_branch: Option<String>) -> AppResult<ValidInstance> {
-        let branch = match (&self.branch, default_branch) {
-            (Some(b), _) => b.clone(),
-            (None, Some(b)) => b,
-            (None, None) => {
-                return Err(AppError::invalid(
-                    "branch",
-                    "the repository has no default branch; name one",
-                ));
-            }
-        };
-        validate_branch(&branch)?;
-        let name = match &self.name {
-            Some(n) => trove_core::names::validate_name("name", n)?,
-            None => default_name(&url, &branch),
-        };
-        let config = match &self.config {
-            Some(serde_json::Value::Object(map)) => map.clone(),
-            _ => serde_json::Map::new(),
-        };
-        Ok(ValidInstance {
-            url,
-            branch,
-            name,
-            account_id: self.account_id,
-            auto_import: self.auto_import.unwrap_or(false),
-            config,
-        })
-    }
-}
-
-/// `repo` from `…/repo.git`, or `repo@branch` when the branch is not a usual default.
-fn default_name(url: &str, branch: &str) -> String {
-    let last = url
-        .trim_end_matches('/')
-        .rsplit(['/', ':'])
-        .next()
-        .unwrap_or("repository");
-    let repo = last.strip_suffix(".git").unwrap_or(last);
-    let repo = if repo.is_empty() { "repository" } else { repo };
-    if matches!(branch, "main" | "master") {
-        repo.to_string()
-    } else {
-        format!("{repo}@{branch}")
-    }
-}
-
-/// Checks a repository URL: a known scheme, no whitespace or control characters, no password.
-pub fn validate_url(url: &str) -> AppResult<String> {
-    let url = url.trim();
-    if url.is_empty() || url.len() > 2048 || url.chars().any(|c| c.is_control() || c == ' ') {
-        return Err(AppError::invalid(
-            "url",
-            "must be a repository URL of at most 2048 characters without spaces",
-        ));
-    }
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return Err(AppError::invalid(
-            "url",
-            "must start with https://, http://, ssh:// or file://",
-        ));
-    };
-    if !matches!(scheme, "https" | "http" | "ssh" | "file") {
-        return Err(AppError::invalid(
-            "url",
-            "must start with https://, http://, ssh:// or file://",
-        ));
-    }
-    let authority = rest.split('/').next().unwrap_or_default();
-    if let Some((userinfo, _)) = authority.rsplit_once('@')
-        && userinfo.contains(':')
-    {
-        return Err(AppError::invalid(
-            "url",
-            "must not contain a password; create a connector account with the credential and pass its `accountId`",
-        ));
-    }
-    Ok(url.to_string())
-}
-
-/// Checks a branch name against git's ref rules (the parts that matter for a branch name).
-pub fn validate_branch(branch: &str) -> AppResult<()> {
-    let bad = branch.is_empty()
-        || branch.len() > 255
-        || branch.starts_with(['-', '/'])
-        || branch.ends_with(['/', '.'])
-        || branch.ends_with(".lock")
-        || branch.contains("..")
-        || branch.contains("//")
-        || branch.contains("@{")
-        || branch
-            .chars()
-            .any(|c| c.is_control() || " ~^:?*[\\".contains(c));
-    if bad {
-        return Err(AppError::invalid(
-            "branch",
-            "is not a valid branch name (e.g. `main` or `release/1.x`)",
-        ));
-    }
-    Ok(())
-}
-
-/// Checks that a config value is a JSON object of bounded size.
-fn check_config(config: &serde_json::Value) -> AppResult<()> {
-    if !config.is_object() {
-        return Err(AppError::invalid("config", "must be a JSON object"));
-    }
-    if serde_json::to_vec(config)?.len() > MAX_CONFIG_BYTES {
-        return Err(AppError::invalid(
-            "config",
-            format!("must be at most {MAX_CONFIG_BYTES} bytes of JSON"),
-        ));
-    }
-    Ok(())
-}
-
-/// Applies a JSON merge patch (RFC 7386): objects merge key by key, `null` removes a key, anything
-/// else replaces. Fields the patch does not mention are never dropped.
-pub fn merge_config(base: &mut serde_json::Value, patch: &serde_json::Value) {
-    match (base, patch) {
-        (serde_json::Value::Object(base), serde_json::Value::Object(patch)) => {
-            for (key, value) in patch {
-                if value.is_null() {
-                    base.remove(key);
-                } else {
-                    merge_config(
-                        base.entry(key.clone()).or_insert(serde_json::Value::Null),
-                        value,
-                    );
-                }
-            }
-        }
-        (base, patch) => *base = patch.clone(),
-    }
-}
-
-/// A change to an instance; absent fields are left alone.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct InstancePatch {
-    /// A new name (unique in the org).
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Import plugins that appear later.
-    #[serde(default)]
-    pub auto_import: Option<bool>,
-    /// Merged into the stored settings (JSON merge patch: `null` removes a key, other keys stay).
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    pub config: Option<serde_json::Value>,
-}
-
-/// Filters of the instance list.
-#[derive(Debug, Clone, Default)]
-pub struct InstanceFilter {
-    /// Only instances in this state.
-    pub status: Option<String>,
-    /// A case-insensitive substring of the name.
-    pub q: Option<String>,
-    /// Only instances using this account.
-    pub account: Option<ConnectorAccountId>,
-}
 
 const INSTANCE_COLUMNS: &str = "i.id, i.account_id, i.type, i.name, i.status, i.status_reason, i.auto_import, i.config, i.created_at, i.updated_at";
 
@@ -311,7 +89,10 @@ async fn name_taken(tx: &mut Tx, org: OrgId, name: &str, except: Option<Uuid>) -
 
 impl Store {
     /// Creates an instance and its target in the caller's transaction, and makes the creator a
-    /// manager of it. The caller queues the initial sync in the same transaction and commits.
+    /// manager of it. The caller queues the initial sync in the same transaction and commits
+    /// (`trove_sync::jobs::enqueue_sync_in` with `Trigger::Initial`), so the instance never exists
+    /// without its first sync. A GitHub instance needs an active `github` account of the org; a git
+    /// instance may use an active `git` credential account.
     pub async fn create_instance_in(
         &self,
         tx: &mut Tx,
@@ -320,12 +101,18 @@ impl Store {
         actor: Actor,
     ) -> AppResult<(ConnectorInstanceId, ConnectorTargetId)> {
         name_taken(tx, p.org_id, &new.name, None).await?;
+        let kind = if new.github.is_some() {
+            "github"
+        } else {
+            "git"
+        };
         if let Some(account) = new.account_id {
             let status: Option<String> = tx
                 .scalar(
-                    sql("SELECT status FROM connector_accounts WHERE id = $1 AND org_id = $2 AND kind = 'git'")
+                    sql("SELECT status FROM connector_accounts WHERE id = $1 AND org_id = $2 AND kind = $3")
                         .bind(account.uuid())
-                        .bind(p.org_id.uuid()),
+                        .bind(p.org_id.uuid())
+                        .bind(kind),
                 )
                 .await?;
             match status.as_deref() {
@@ -334,20 +121,26 @@ impl Store {
                 Some(_) => {
                     return Err(AppError::conflict(
                         "connector_account_inactive",
-                        "this connector account is disconnected; create a new one",
+                        "this connector account is not active (disconnected or suspended)",
                     ));
                 }
             }
+        } else if new.github.is_some() {
+            return Err(AppError::invalid(
+                "accountId",
+                "a GitHub repository is connected through a GitHub account (`cac_…`)",
+            ));
         }
         let id = ConnectorInstanceId::new();
         let target = ConnectorTargetId::new();
         let now = now_ms();
         tx.execute(
             sql("INSERT INTO connector_instances (id, org_id, account_id, type, name, status, auto_import, config, created_by, created_at, updated_at) \
-                 VALUES ($1, $2, $3, 'git', $4, 'active', $5, $6, $7, $8, $8)")
+                 VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8, $9, $9)")
             .bind(id.uuid())
             .bind(p.org_id.uuid())
             .bind(new.account_id.map(|a| a.uuid()))
+            .bind(kind)
             .bind(new.name.as_str())
             .bind(new.auto_import)
             .bind(serde_json::to_string(&new.config)?)
@@ -356,12 +149,14 @@ impl Store {
         )
         .await?;
         tx.execute(
-            sql("INSERT INTO connector_targets (id, org_id, instance_id, url, branch, status, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, 'active', $6, $6)")
+            sql("INSERT INTO connector_targets (id, org_id, instance_id, url, repository_id, repository_name, branch, status, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $8)")
             .bind(target.uuid())
             .bind(p.org_id.uuid())
             .bind(id.uuid())
             .bind(new.url.as_str())
+            .bind(new.github.as_ref().map(|g| g.repository_id.to_string()))
+            .bind(new.github.as_ref().map(|g| g.repository_name.clone()))
             .bind(new.branch.as_str())
             .bind(now),
         )
@@ -375,7 +170,7 @@ impl Store {
             "connector_instance.create",
             "connector_instance",
             &id.to_string(),
-            serde_json::json!({"name": new.name, "branch": new.branch}),
+            serde_json::json!({"name": new.name, "type": kind, "branch": new.branch}),
         )
         .await?;
         Ok((id, target))
@@ -629,37 +424,5 @@ impl Store {
             .await?;
         org.map(Into::into)
             .ok_or_else(|| AppError::not_found("connector instance"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn merge_keeps_fields_the_patch_does_not_name() {
-        let mut base = serde_json::json!({"a": 1, "nested": {"x": 1, "y": 2}, "gone": true});
-        merge_config(
-            &mut base,
-            &serde_json::json!({"b": 2, "nested": {"y": 3}, "gone": null}),
-        );
-        assert_eq!(
-            base,
-            serde_json::json!({"a": 1, "b": 2, "nested": {"x": 1, "y": 3}})
-        );
-    }
-
-    #[test]
-    fn urls_and_branches() {
-        assert!(validate_url("https://github.com/acme/plugins.git").is_ok());
-        assert!(validate_url("file:///tmp/repo").is_ok());
-        assert!(validate_url("https://user:secret@host/repo").is_err());
-        assert!(validate_url("ftp://host/repo").is_err());
-        assert!(validate_branch("release/1.x").is_ok());
-        for bad in ["", "-x", "a..b", "a b", "x.lock", "a~1"] {
-            assert!(validate_branch(bad).is_err(), "{bad}");
-        }
-        assert_eq!(default_name("https://h/acme/tools.git", "main"), "tools");
-        assert_eq!(default_name("file:///tmp/r/", "dev"), "r@dev");
     }
 }

@@ -4,9 +4,11 @@
 
 pub mod accounts;
 pub mod bindings;
+pub mod deliveries;
 pub mod discoveries;
 pub mod events;
 pub mod instances;
+pub mod lifecycle;
 pub mod mappings;
 pub mod model;
 pub mod selections;

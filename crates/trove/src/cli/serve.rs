@@ -8,9 +8,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use tokio_util::sync::CancellationToken;
-use trove_server::{AppState, ServerConfig};
+use trove_server::{AppState, IngestOptions, ServerConfig, WebhookIngest};
 
-use crate::config::Settings;
+use crate::config::{Settings, WebhookSettings};
 use crate::runtime;
 
 /// Options of `trove serve`.
@@ -27,6 +27,8 @@ pub(crate) struct ServeArgs {
     no_worker: bool,
     #[command(flatten)]
     worker: WorkerArgs,
+    #[command(flatten)]
+    webhooks: WebhookSettings,
 }
 
 /// Options of the background worker.
@@ -65,6 +67,12 @@ fn cancel_on_signal(token: CancellationToken) {
 }
 
 pub(crate) async fn serve(settings: &Settings, args: ServeArgs) -> Result<ExitCode> {
+    let webhook_secret = args.webhooks.secret()?;
+    if webhook_secret.is_none() {
+        tracing::info!(
+            "no GitHub webhook secret (TROVE_GITHUB_WEBHOOK_SECRET or _FILE): the webhook endpoint answers 503"
+        );
+    }
     let (store, keys) = runtime::open_store(settings, true).await?;
     let shutdown = CancellationToken::new();
     cancel_on_signal(shutdown.clone());
@@ -91,10 +99,12 @@ pub(crate) async fn serve(settings: &Settings, args: ServeArgs) -> Result<ExitCo
     let state = AppState {
         engine: Arc::new(trove_sync::Engine::new(store.clone(), sources.clone())),
         sources,
+        webhooks: WebhookIngest::start(store.clone(), IngestOptions::default()),
         store: store.clone(),
         config: Arc::new(ServerConfig {
             secure_cookies: args.secure_cookies,
             request_timeout: Duration::from_secs(30),
+            webhook_secret,
         }),
         metrics: trove_server::metrics::handle(),
     };
