@@ -15,6 +15,8 @@ mod lock;
 mod net;
 mod tree;
 
+pub(crate) use tree::subdir_segments;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -15,10 +15,16 @@
 
 mod api;
 mod app;
+mod blob;
 mod config;
 mod error;
+mod etag;
+mod http;
+mod jwt;
 mod model;
 mod source;
+mod tokens;
+mod tree;
 
 pub use app::GitHubApp;
 pub use config::{GitHubConfig, GitHubLimits, GitHubSourceLimits};
