@@ -94,10 +94,12 @@ async fn installation_token_is_minted_once_for_concurrent_callers_and_reused() {
     let counter = minted.clone();
     let fake = Fake::start(move |req: &Req| mint_tokens(req, &counter, 3600).unwrap()).await;
     let app = github_support::app(&fake.url);
-    let calls = (0..20).map(|_| {
-        let app = app.clone();
-        tokio::spawn(async move { app.installation_token(7).await.unwrap() })
-    });
+    let calls: Vec<_> = (0..20)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { app.installation_token(7).await.unwrap() })
+        })
+        .collect();
     let mut tokens = Vec::new();
     for call in calls {
         tokens.push(call.await.unwrap());
