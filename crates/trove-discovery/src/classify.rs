@@ -19,6 +19,7 @@ use crate::model::{
 };
 use crate::paths;
 use crate::plugin::{self, LocalSpec};
+use crate::reuse::Reuse;
 use crate::snapshot::Snapshot;
 
 const MARKETPLACE_FILE: &str = ".claude-plugin/marketplace.json";
@@ -26,8 +27,13 @@ const PLUGIN_FILE: &str = ".claude-plugin/plugin.json";
 
 /// Classifies a snapshot and lists its candidate plugins.
 pub fn discover(snapshot: &dyn Snapshot) -> Discovery {
+    discover_with(snapshot, None)
+}
+
+/// [`discover`], building plugin folders through `reuse` when given.
+pub(crate) fn discover_with(snapshot: &dyn Snapshot, reuse: Option<&Reuse<'_>>) -> Discovery {
     let index = TreeIndex::new(snapshot.entries());
-    let ctx = Ctx::new(snapshot, &index);
+    let ctx = Ctx::new(snapshot, &index, reuse);
     let mut warnings = index.warnings.clone();
     if snapshot.truncated() || index.truncated {
         warnings.push(Warning::general(

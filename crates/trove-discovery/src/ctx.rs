@@ -15,6 +15,7 @@ use crate::frontmatter::{self, MAX_FRONTMATTER_BYTES, YamlProblem};
 use crate::index::TreeIndex;
 use crate::jsonc;
 use crate::model::{FrontmatterStatus, Warning, WarningCode};
+use crate::reuse::Reuse;
 use crate::snapshot::Snapshot;
 
 /// Largest JSON file read (manifests, hooks, servers).
@@ -56,16 +57,23 @@ pub struct Ctx<'a> {
     pub snap: &'a dyn Snapshot,
     /// Its index.
     pub index: &'a TreeIndex<'a>,
+    /// Earlier candidates offered for reuse, when the caller has any.
+    pub(crate) reuse: Option<&'a Reuse<'a>>,
     json: RefCell<HashMap<String, Rc<JsonResult>>>,
     docs: RefCell<HashMap<String, Rc<DocInfo>>>,
 }
 
 impl<'a> Ctx<'a> {
     /// A context over a snapshot and its index.
-    pub fn new(snap: &'a dyn Snapshot, index: &'a TreeIndex<'a>) -> Self {
+    pub(crate) fn new(
+        snap: &'a dyn Snapshot,
+        index: &'a TreeIndex<'a>,
+        reuse: Option<&'a Reuse<'a>>,
+    ) -> Self {
         Ctx {
             snap,
             index,
+            reuse,
             json: RefCell::new(HashMap::new()),
             docs: RefCell::new(HashMap::new()),
         }
@@ -73,6 +81,8 @@ impl<'a> Ctx<'a> {
 
     /// Reads and parses a JSON file (cached).
     pub fn json(&self, path: &str) -> Rc<JsonResult> {
+        // Noted before the cache: a file another plugin read first is still a dependency.
+        self.index.touch(path);
         if let Some(hit) = self.json.borrow().get(path) {
             return Rc::clone(hit);
         }
@@ -139,6 +149,7 @@ impl<'a> Ctx<'a> {
 
     /// Reads a Markdown file's frontmatter and first body line (cached).
     pub fn doc(&self, path: &str) -> Rc<DocInfo> {
+        self.index.touch(path);
         if let Some(hit) = self.docs.borrow().get(path) {
             return Rc::clone(hit);
         }

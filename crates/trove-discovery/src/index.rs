@@ -3,7 +3,12 @@
 //!
 //! Unsafe listing entries (absolute, `..`, control characters, too deep) are dropped here with a
 //! warning, so no later stage ever sees them.
+//!
+//! While a plugin is built for reuse, the index also watches its queries: a build that looked at
+//! anything outside its plugin folder depends on more than that folder's entries, so it must not
+//! be reused on the strength of the folder alone.
 
+use std::cell::{OnceCell, RefCell};
 use std::collections::{HashMap, HashSet};
 
 use crate::model::{Warning, WarningCode};
@@ -19,8 +24,12 @@ pub struct TreeIndex<'a> {
     files: Vec<&'a str>,
     blobs: HashMap<&'a str, &'a Entry>,
     dirs: HashSet<&'a str>,
+    /// The same folders, sorted for range queries (made when first needed).
+    sorted_dirs: OnceCell<Vec<&'a str>>,
     symlinks: Vec<&'a Entry>,
     submodules: Vec<&'a str>,
+    /// The folder whose queries are being watched, and whether one left it.
+    scope: RefCell<Option<Scope>>,
     /// Problems found while indexing (skipped entries, limits).
     pub warnings: Vec<Warning>,
     /// True when entries were dropped because of [`MAX_INDEXED_ENTRIES`].
@@ -34,8 +43,10 @@ impl<'a> TreeIndex<'a> {
             files: Vec::new(),
             blobs: HashMap::new(),
             dirs: HashSet::new(),
+            sorted_dirs: OnceCell::new(),
             symlinks: Vec::new(),
             submodules: Vec::new(),
+            scope: RefCell::new(None),
             warnings: Vec::new(),
             truncated: false,
         };
@@ -87,6 +98,7 @@ impl<'a> TreeIndex<'a> {
             }
         }
         idx.files.sort_unstable();
+        idx.submodules.sort_unstable();
         idx.symlinks.sort_unstable_by(|a, b| a.path.cmp(&b.path));
         idx.symlinks.dedup_by(|a, b| a.path == b.path);
         if !skipped.is_empty() {
@@ -110,33 +122,26 @@ impl<'a> TreeIndex<'a> {
 
     /// Whether `path` is a regular file of the snapshot.
     pub fn is_file(&self, path: &str) -> bool {
+        self.touch(path);
         self.blobs.contains_key(path)
     }
 
     /// The listing entry of a regular file.
     pub fn blob(&self, path: &str) -> Option<&'a Entry> {
+        self.touch(path);
         self.blobs.get(path).copied()
     }
 
     /// Whether `path` is a directory (the root `""` always is).
     pub fn is_dir(&self, path: &str) -> bool {
+        self.touch(path);
         path.is_empty() || self.dirs.contains(path)
     }
 
     /// Every file below `dir`, recursively, sorted.
     pub fn files_under(&self, dir: &str) -> &[&'a str] {
-        if dir.is_empty() {
-            return &self.files;
-        }
-        // Paths under `dir/` are contiguous in sorted order: they share the prefix `dir/`, and
-        // `0` is the byte after `/`.
-        let lo = self
-            .files
-            .partition_point(|f| f.as_bytes() < prefix_lo(dir).as_slice());
-        let hi = self
-            .files
-            .partition_point(|f| f.as_bytes() < prefix_hi(dir).as_slice());
-        &self.files[lo..hi]
+        self.touch(dir);
+        below(&self.files, dir)
     }
 
     /// Whether `dir` has at least one file below it.
@@ -164,11 +169,13 @@ impl<'a> TreeIndex<'a> {
 
     /// Every file of the snapshot, sorted.
     pub fn all_files(&self) -> &[&'a str] {
+        self.touch("");
         &self.files
     }
 
     /// Symlink entries at or below `dir`.
     pub fn symlinks_under<'s>(&'s self, dir: &'s str) -> impl Iterator<Item = &'a Entry> + 's {
+        self.touch(dir);
         // Sorted by path: `dir` itself, then everything under `dir/`, form one range.
         let start = self.symlinks.partition_point(|e| e.path.as_str() < dir);
         self.symlinks[start..]
@@ -180,16 +187,118 @@ impl<'a> TreeIndex<'a> {
 
     /// The symlink entry at exactly `path`.
     pub fn symlink_at(&self, path: &str) -> Option<&'a Entry> {
+        self.touch(path);
         self.symlinks
             .binary_search_by(|e| e.path.as_str().cmp(path))
             .ok()
             .map(|i| self.symlinks[i])
     }
 
-    /// Submodule paths.
+    /// Submodule paths, sorted.
     pub fn submodules(&self) -> &[&'a str] {
+        self.touch("");
         &self.submodules
     }
+
+    /// Starts watching queries: until [`TreeIndex::end_scope`], any query about a path outside
+    /// `root` (or about the whole listing) is noted.
+    pub(crate) fn begin_scope(&self, root: &str) {
+        *self.scope.borrow_mut() = Some(Scope {
+            root: root.to_owned(),
+            escaped: false,
+        });
+    }
+
+    /// Stops watching; true when every query since [`TreeIndex::begin_scope`] stayed inside its
+    /// folder.
+    pub(crate) fn end_scope(&self) -> bool {
+        self.scope.borrow_mut().take().is_some_and(|s| !s.escaped)
+    }
+
+    /// Notes a query about `path` (a file or a folder) for the watched scope.
+    pub(crate) fn touch(&self, path: &str) {
+        if let Some(scope) = self.scope.borrow_mut().as_mut()
+            && !scope.escaped
+            && !within(path, &scope.root)
+        {
+            scope.escaped = true;
+        }
+    }
+
+    /// Feeds everything the index holds at or below `root` to `feed`, in a fixed order: every
+    /// file with its object id, size and mode, every folder, symlink (with its target) and
+    /// submodule. Returns false, having fed only part, when a file has no object id (the source
+    /// does not know them, so equal feeds would not prove equal contents).
+    pub(crate) fn feed_subtree(&self, root: &str, feed: &mut dyn FnMut(&[u8])) -> bool {
+        let mut field = |tag: u8, bytes: &[u8]| {
+            feed(&[tag]);
+            feed(&(bytes.len() as u64).to_le_bytes());
+            feed(bytes);
+        };
+        let own_file = (!root.is_empty()).then_some(root);
+        for path in own_file
+            .into_iter()
+            .chain(below(&self.files, root).iter().copied())
+        {
+            let Some(entry) = self.blobs.get(path) else {
+                continue;
+            };
+            let Some(oid) = entry.oid.as_deref() else {
+                return false;
+            };
+            field(b'f', path.as_bytes());
+            field(b'o', oid.as_bytes());
+            field(b's', &entry.size.to_le_bytes());
+            field(b'm', &entry.mode.to_le_bytes());
+        }
+        let own_dir = (!root.is_empty() && self.dirs.contains(root)).then_some(root);
+        let sorted_dirs = self.sorted_dirs.get_or_init(|| {
+            let mut dirs: Vec<&'a str> = self.dirs.iter().copied().collect();
+            dirs.sort_unstable();
+            dirs
+        });
+        for d in own_dir
+            .into_iter()
+            .chain(below(sorted_dirs, root).iter().copied())
+        {
+            field(b'd', d.as_bytes());
+        }
+        for link in self.symlinks.iter().filter(|e| within(&e.path, root)) {
+            field(b'l', link.path.as_bytes());
+            match link.link_target.as_deref() {
+                Some(target) => field(b't', target.as_bytes()),
+                None => field(b'n', &[]),
+            }
+        }
+        for sub in self.submodules.iter().filter(|p| within(p, root)) {
+            field(b'g', sub.as_bytes());
+        }
+        true
+    }
+}
+
+/// The paths below `dir` in a sorted list (all of them for the root `""`).
+fn below<'l, 'a>(sorted: &'l [&'a str], dir: &str) -> &'l [&'a str] {
+    if dir.is_empty() {
+        return sorted;
+    }
+    // Paths under `dir/` are contiguous in sorted order: they share the prefix `dir/`, and `0` is
+    // the byte after `/`.
+    let lo = sorted.partition_point(|f| f.as_bytes() < prefix_lo(dir).as_slice());
+    let hi = sorted.partition_point(|f| f.as_bytes() < prefix_hi(dir).as_slice());
+    &sorted[lo..hi]
+}
+
+/// A folder whose queries are watched.
+#[derive(Debug)]
+struct Scope {
+    root: String,
+    escaped: bool,
+}
+
+/// Whether `path` is `root` itself or lies below it (everything lies below the root `""`).
+fn within(path: &str, root: &str) -> bool {
+    root.is_empty() || path == root || paths::strip_dir(path, root).is_some()
 }
 
 fn prefix_lo(dir: &str) -> Vec<u8> {

@@ -30,6 +30,7 @@ pub mod model;
 pub mod paths;
 mod plugin;
 mod report;
+mod reuse;
 pub mod snapshot;
 
 pub use classify::discover;
@@ -38,4 +39,5 @@ pub use model::{
     MarketplaceInfo, Metadata, PluginCandidate, Server, Skill, Source, Warning, WarningCode,
 };
 pub use report::render_summary;
+pub use reuse::{BuiltPlugin, IncrementalDiscovery, RULES_VERSION, Reusable, discover_reusing};
 pub use snapshot::{DirSnapshot, Entry, EntryKind, MemSnapshot, ReadError, Snapshot};

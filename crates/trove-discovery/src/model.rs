@@ -3,11 +3,11 @@
 //! Keys are snake_case. The documented keys are always present (nulls and empty lists included);
 //! items carry extra fields that later stages (apply, sync) need, such as a skill's file list.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// How the repository is classified, as a whole.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Classification {
     /// A `.claude-plugin/marketplace.json` (at the root, or nested in a monorepo).
@@ -37,7 +37,7 @@ impl Classification {
 }
 
 /// Everything discovery found in one snapshot.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Discovery {
     /// The overall judgment.
     pub classification: Classification,
@@ -51,7 +51,7 @@ pub struct Discovery {
 }
 
 /// Marketplace-level metadata from `marketplace.json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MarketplaceInfo {
     /// Marketplace name (validated: never a path).
     pub name: String,
@@ -68,7 +68,7 @@ pub struct MarketplaceInfo {
 }
 
 /// Where a plugin's files come from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Source {
     /// A folder of this snapshot.
@@ -161,7 +161,7 @@ impl Source {
 }
 
 /// Plugin metadata merged from `plugin.json` and the marketplace entry.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Metadata {
     /// Display label (`displayName`), may contain spaces.
     pub display_name: Option<String>,
@@ -186,7 +186,7 @@ pub struct Metadata {
 }
 
 /// One candidate plugin.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PluginCandidate {
     /// Stable identity: derived from the manifest path or the marketplace entry, never from a
     /// display name. Examples: `.claude-plugin/marketplace.json#superpowers`,
@@ -219,7 +219,7 @@ pub struct PluginCandidate {
 }
 
 /// Components of one plugin.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Components {
     /// Skills (folders with `SKILL.md`).
     pub skills: Vec<Skill>,
@@ -251,7 +251,7 @@ impl Components {
 }
 
 /// A skill: a folder with `SKILL.md`, and every file in it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Skill {
     /// Identity inside the plugin: the folder name (the plugin directory name for a root
     /// `SKILL.md`).
@@ -269,7 +269,7 @@ pub struct Skill {
 }
 
 /// A command, agent or output style: one Markdown file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MarkdownComponent {
     /// Identity inside the plugin: the file stem, with sub-folders joined by `:`
     /// (`review/security.md` → `review:security`).
@@ -286,7 +286,7 @@ pub struct MarkdownComponent {
 }
 
 /// How a file's frontmatter was read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FrontmatterStatus {
     /// No frontmatter block.
@@ -300,7 +300,7 @@ pub enum FrontmatterStatus {
 }
 
 /// One hook handler.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Hook {
     /// `<event>#<n>`: the event and the handler's position among that event's handlers in its
     /// file, for display and stable identity.
@@ -319,7 +319,7 @@ pub struct Hook {
 }
 
 /// An MCP or LSP server.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Server {
     /// Server name (map key).
     pub name: String,
@@ -335,7 +335,7 @@ pub struct Server {
 }
 
 /// A problem found during discovery. Never fatal: the rest of the snapshot is still judged.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Warning {
     /// Machine-readable kind.
     pub code: WarningCode,
@@ -384,7 +384,7 @@ impl Warning {
 }
 
 /// Kinds of warnings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WarningCode {
     /// A JSON file could not be parsed at all.

@@ -37,8 +37,19 @@ pub struct LocalSpec<'e> {
     pub fatal: bool,
 }
 
-/// Builds a candidate from a local folder.
+/// Builds a candidate from a local folder, or takes the one an earlier discovery built from the
+/// same inputs.
 pub fn build_local(ctx: &Ctx<'_>, spec: LocalSpec<'_>) -> PluginCandidate {
+    match ctx.reuse {
+        Some(reuse) => reuse.build_local(ctx, spec, build_from_files),
+        None => build_from_files(ctx, spec),
+    }
+}
+
+/// Builds a candidate by reading its folder. Every input it uses must be part of the reuse
+/// fingerprint (`reuse::fingerprint`): the spec, the snapshot's root name, and the folder's
+/// listing and blobs.
+fn build_from_files(ctx: &Ctx<'_>, spec: LocalSpec<'_>) -> PluginCandidate {
     let mut warnings = spec.warnings;
     let mut fatal = spec.fatal;
     let root = spec.root.as_str();
