@@ -71,13 +71,11 @@ impl GitHubApp {
             .append_pair("client_secret", client_secret)
             .append_pair("code", code)
             .finish();
-        let mut call = Call::get(
+        let mut call = Call::post(
             format!("{}/login/oauth/access_token", self.web_url()),
             Credential::Anonymous,
         )
-        .accept(PLAIN_JSON)
-        .uncached();
-        call.method = Method::POST;
+        .accept(PLAIN_JSON);
         call.form = Some(form);
         // A code is single-use: a retry after a server error could only fail on a used code.
         call.retry_server_errors = false;

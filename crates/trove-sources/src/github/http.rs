@@ -99,6 +99,15 @@ impl Call {
         }
     }
 
+    /// An uncached JSON POST, retried on server errors.
+    pub fn post(url: String, credential: Credential) -> Self {
+        Call {
+            method: Method::POST,
+            cache: false,
+            ..Call::get(url, credential)
+        }
+    }
+
     /// The same call asking for `accept`.
     pub fn accept(mut self, accept: &'static str) -> Self {
         self.accept = accept;
@@ -180,6 +189,7 @@ impl GitHubApp {
                         });
                     }
                     tracing::info!(
+                        request = %self.describe(&call.method, &call.url),
                         wait_ms = wait.as_millis() as u64,
                         "GitHub rate limit, waiting"
                     );

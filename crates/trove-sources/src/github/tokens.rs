@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use reqwest::Method;
 use serde::Deserialize;
 
 use super::app::{GitHubApp, now_unix};
@@ -77,9 +76,7 @@ impl GitHubApp {
             "{}/app/installations/{installation}/access_tokens",
             self.api_url()
         );
-        let mut call = Call::get(url, Credential::App).uncached();
-        call.method = Method::POST;
-        let answer = self.send(call).await?;
+        let answer = self.send(Call::post(url, Credential::App)).await?;
         let what = format!("installation {installation} token");
         let minted: AccessToken = answer.json(&what)?;
         let expires_at = chrono::DateTime::parse_from_rfc3339(&minted.expires_at)
