@@ -6,6 +6,7 @@
 //! a missing URL fails the test so a green run always means both engines were tested.
 
 pub mod db;
+pub mod github;
 pub mod server;
 
 pub use db::{TestDb, postgres_url};
