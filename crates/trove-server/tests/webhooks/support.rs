@@ -21,6 +21,11 @@ use trove_testkit::{Reply, TestDb, TestServer};
 
 pub const PATH: &str = "/v1/webhooks/connectors/github";
 
+/// The id of a test org.
+pub fn org_id(org: &trove_testkit::TestOrg) -> OrgId {
+    org.id.parse().unwrap()
+}
+
 /// `sha256=` + hex HMAC-SHA256 of `body`.
 pub fn sign(secret: &[u8], body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap();

@@ -1,4 +1,12 @@
 //! Sync events: created (queued) with the job that runs them, started and finished by the reconcile.
+//!
+//! [`Store::enqueue_sync_events_in`] creates many events with their jobs in a few multi-row
+//! statements, for the webhook ingest, whose group commits would otherwise spend several round
+//! trips per push. It keeps the queue's rules (a job coalesces into a *queued* job of the same
+//! dedupe key, through the same partial unique index; one `NOTIFY` wakes the workers) and hands
+//! back, for the caller's one-at-a-time path, the rare item it cannot settle in bulk.
+
+use std::collections::HashMap;
 
 use trove_core::time::now_ms;
 use trove_core::{
@@ -9,8 +17,37 @@ use uuid::Uuid;
 use super::model::{
     FileError, SYNC_EVENT_COLUMNS, SyncCounts, SyncEvent, SyncEventRow, SyncStatus, Trigger,
 };
-use crate::db::{Tx, sql};
+use crate::db::{Backend, Tx, in_list, sql};
+use crate::queue::{NOTIFY_CHANNEL, NewJob};
 use crate::{PageRequest, Store};
+
+/// Rows per multi-row statement (12 arguments per event row, 8 per job row: far under both
+/// engines' parameter limits).
+const ROWS_PER_STATEMENT: usize = 400;
+
+/// A sync event to create together with the job that runs it ([`Store::enqueue_sync_events_in`]).
+#[derive(Debug, Clone)]
+pub struct QueuedSync {
+    /// The id the event gets (the job's payload names it).
+    pub event_id: SyncEventId,
+    /// The event.
+    pub event: NewSyncEvent,
+    /// Its job, with the dedupe key that coalesces equal work.
+    pub job: NewJob,
+}
+
+/// How a [`QueuedSync`] was settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncEnqueued {
+    /// A new event and job were created.
+    Created(SyncEventId, JobId),
+    /// An equal job was already queued with its event still waiting: that event covers this one,
+    /// and nothing was created.
+    Joined(SyncEventId, JobId),
+    /// An equal job is queued but its event already ran (or it was claimed meanwhile): nothing was
+    /// created; enqueue this one on its own (which gives it a job of its own).
+    Unsettled,
+}
 
 /// At most this many per-file errors are kept on one event (the count of the rest is in `message`).
 pub const MAX_FILE_ERRORS: usize = 200;
@@ -74,6 +111,129 @@ impl Store {
             )
             .await?;
         Ok(row.into_event())
+    }
+
+    /// Creates events with their jobs in `tx`, a few statements for the whole list: jobs are
+    /// inserted with the queue's coalescing clause, events only for the jobs that were inserted,
+    /// and a job that coalesced into a queued twin joins that twin's event when it is still
+    /// waiting. Items must have distinct dedupe keys (the caller merges equal work first).
+    pub async fn enqueue_sync_events_in(
+        &self,
+        tx: &mut Tx,
+        items: &[QueuedSync],
+    ) -> AppResult<Vec<SyncEnqueued>> {
+        let now = now_ms();
+        let mut inserted: HashMap<Uuid, JobId> = HashMap::new();
+        let mut job_ids = Vec::with_capacity(items.len());
+        for chunk in items.chunks(ROWS_PER_STATEMENT) {
+            let mut q = sql("");
+            let mut tuples = Vec::with_capacity(chunk.len());
+            for item in chunk {
+                let id = JobId::new();
+                job_ids.push(id);
+                let job = &item.job;
+                let payload = serde_json::to_string(&job.payload)?;
+                let values = [
+                    q.push_arg(id.uuid()),
+                    q.push_arg(job.kind.as_str()),
+                    q.push_arg(job.dedupe_key.clone()),
+                    q.push_arg(payload),
+                    q.push_arg(job.priority),
+                    q.push_arg(job.max_attempts.max(1)),
+                    q.push_arg(job.run_at.unwrap_or(now)),
+                    q.push_arg(now),
+                ];
+                let [id, kind, key, payload, priority, attempts, run_at, at] = values;
+                tuples.push(format!(
+                    "({id}, {kind}, {key}, {payload}, 'queued', {priority}, 0, {attempts}, {run_at}, {at}, {at})"
+                ));
+            }
+            // The conflict target's predicate is a literal, as in the queue: both engines match it
+            // against the partial index syntactically.
+            q.push(&format!(
+                "INSERT INTO jobs (id, kind, dedupe_key, payload, state, priority, attempts, max_attempts, \
+                 run_at, created_at, updated_at) VALUES {} \
+                 ON CONFLICT (dedupe_key) WHERE state = 'queued' DO NOTHING RETURNING id",
+                tuples.join(", ")
+            ));
+            let rows: Vec<(Uuid,)> = tx.fetch_all(q).await?;
+            inserted.extend(rows.into_iter().map(|(id,)| (id, JobId::from(id))));
+        }
+
+        // Jobs that coalesced: join the twin's event while it still waits.
+        let coalesced: Vec<&str> = items
+            .iter()
+            .zip(&job_ids)
+            .filter(|(_, id)| !inserted.contains_key(&id.uuid()))
+            .filter_map(|(item, _)| item.job.dedupe_key.as_deref())
+            .collect();
+        let mut twins: HashMap<String, (Uuid, Option<Uuid>, Option<String>)> = HashMap::new();
+        for chunk in coalesced.chunks(ROWS_PER_STATEMENT) {
+            let mut q = sql("");
+            let list = in_list(&mut q, chunk.iter().copied());
+            q.push(&format!(
+                "SELECT j.dedupe_key, j.id, e.id, e.status FROM jobs j LEFT JOIN sync_events e ON e.job_id = j.id \
+                 WHERE j.state = 'queued' AND j.dedupe_key IN {list}"
+            ));
+            let rows: Vec<(String, Uuid, Option<Uuid>, Option<String>)> = tx.fetch_all(q).await?;
+            twins.extend(rows.into_iter().map(|(k, j, e, s)| (k, (j, e, s))));
+        }
+
+        let mut out = Vec::with_capacity(items.len());
+        let mut created = Vec::new();
+        for (item, job) in items.iter().zip(&job_ids) {
+            if inserted.contains_key(&job.uuid()) {
+                created.push((item, *job));
+                out.push(SyncEnqueued::Created(item.event_id, *job));
+                continue;
+            }
+            let twin = item.job.dedupe_key.as_ref().and_then(|k| twins.get(k));
+            out.push(match twin {
+                Some((job, Some(event), Some(status))) if status == "queued" => {
+                    SyncEnqueued::Joined((*event).into(), (*job).into())
+                }
+                _ => SyncEnqueued::Unsettled,
+            });
+        }
+        for chunk in created.chunks(ROWS_PER_STATEMENT) {
+            let mut q = sql("");
+            let mut tuples = Vec::with_capacity(chunk.len());
+            for (item, job) in chunk {
+                let e = &item.event;
+                let values = [
+                    q.push_arg(item.event_id.uuid()),
+                    q.push_arg(e.org.uuid()),
+                    q.push_arg(e.instance.uuid()),
+                    q.push_arg(e.target.uuid()),
+                    q.push_arg(e.trigger.as_str()),
+                    q.push_arg(e.delivery_id.clone()),
+                    q.push_arg(e.requested_sha.clone()),
+                    q.push_arg(job.uuid()),
+                    q.push_arg(now),
+                ];
+                let [id, org, instance, target, trigger, delivery, sha, job, at] = values;
+                tuples.push(format!(
+                    "({id}, {org}, {instance}, {target}, {trigger}, {delivery}, 'queued', {sha}, 0, 0, 0, 0, 0, '[]', {job}, 0, {at})"
+                ));
+            }
+            q.push(&format!(
+                "INSERT INTO sync_events (id, org_id, instance_id, target_id, trigger, delivery_id, status, requested_sha, \
+                 created_count, updated_count, deleted_count, unchanged_count, skipped_count, errors, job_id, attempts, created_at) \
+                 VALUES {}",
+                tuples.join(", ")
+            ));
+            tx.execute(q).await?;
+        }
+        if tx.backend() == Backend::Postgres && !created.is_empty() {
+            // Delivered at commit; one wakes every idle worker, however many jobs there are.
+            tx.execute(
+                sql("SELECT pg_notify($1, $2)")
+                    .bind(NOTIFY_CHANNEL)
+                    .bind(created[0].0.job.kind.as_str()),
+            )
+            .await?;
+        }
+        Ok(out)
     }
 
     /// Records the job that runs an event.

@@ -5,16 +5,23 @@
 //! - an id recorded by an earlier batch (or by another server, whose insert this one waits for):
 //!   the primary key of `webhook_deliveries` leaves it out, and it is a duplicate;
 //! - several pushes for the same (target, head) in a batch: one sync event and one job, shared;
-//!   across batches `enqueue_sync_in` coalesces on the queued job of (target, head).
+//!   across batches the job coalesces into the queued job of (target, head) and the push joins its
+//!   event, exactly as `trove_sync::jobs::enqueue_sync_in` does (whose dedupe key it uses).
+//!
+//! The reconciles of a whole batch are created in a few multi-row statements
+//! ([`Store::enqueue_sync_events_in`]); only an item that cannot be settled in bulk (its twin job
+//! is queued but its event already ran) goes through `enqueue_sync_in` on its own.
 
 use std::collections::{HashMap, HashSet};
 
 use trove_core::{AppResult, ConnectorTargetId, SyncEventId};
 use trove_store::Store;
 use trove_store::connectors::deliveries::{DeliveryOutcome, NewDelivery};
-use trove_store::connectors::events::NewSyncEvent;
+use trove_store::connectors::events::{NewSyncEvent, QueuedSync, SyncEnqueued};
 use trove_store::connectors::lifecycle::TrackedTarget;
 use trove_store::connectors::model::Trigger;
+use trove_store::queue::NewJob;
+use trove_sync::jobs::ReconcileJob;
 
 use super::work::{Work, WorkKind};
 
@@ -80,7 +87,10 @@ pub async fn write_batch(store: &Store, batch: &[Work]) -> AppResult<Vec<Outcome
     let targets = store.tracked_targets_in(&mut tx, &repositories).await?;
     let mut statuses = TargetStatuses::new(&targets);
 
-    let mut enqueued: HashMap<(ConnectorTargetId, String), SyncEventId> = HashMap::new();
+    // Reconciles wanted by the batch, one per (target, head), and which pushes want which.
+    let mut planned: HashMap<(ConnectorTargetId, String), usize> = HashMap::new();
+    let mut syncs: Vec<QueuedSync> = Vec::new();
+    let mut pushes: Vec<(usize, Vec<usize>)> = Vec::new();
     let mut outcomes = vec![Outcome::Duplicate; batch.len()];
     let mut recorded = Vec::with_capacity(fresh.len());
     for (i, work) in batch.iter().enumerate() {
@@ -106,31 +116,19 @@ pub async fn write_batch(store: &Store, batch: &[Work]) -> AppResult<Vec<Outcome
                         "branch `{branch}` is not followed by an active connector of this installation"
                     )),
                     Some(sha) => {
-                        let mut events = Vec::with_capacity(matched.len());
+                        let mut wanted = Vec::with_capacity(matched.len());
                         for t in matched {
                             statuses.set(t.target, "active");
                             let key = (t.target, sha.clone());
-                            if let Some(event) = enqueued.get(&key) {
-                                events.push(*event);
-                                continue;
+                            let next = syncs.len();
+                            let slot = *planned.entry(key).or_insert(next);
+                            if slot == next {
+                                syncs.push(reconcile(t, sha, &work.delivery_id)?);
                             }
-                            let (event, _job) = trove_sync::jobs::enqueue_sync_in(
-                                store,
-                                &mut tx,
-                                NewSyncEvent {
-                                    org: t.org,
-                                    instance: t.instance,
-                                    target: t.target,
-                                    trigger: Trigger::Push,
-                                    delivery_id: Some(work.delivery_id.clone()),
-                                    requested_sha: Some(sha.clone()),
-                                },
-                            )
-                            .await?;
-                            enqueued.insert(key, event.id);
-                            events.push(event.id);
+                            wanted.push(slot);
                         }
-                        Outcome::Queued(events)
+                        pushes.push((i, wanted));
+                        continue;
                     }
                     None => {
                         for t in &matched {
@@ -165,12 +163,52 @@ pub async fn write_batch(store: &Store, batch: &[Work]) -> AppResult<Vec<Outcome
         }
         outcomes[i] = outcome;
     }
+    let settled = store.enqueue_sync_events_in(&mut tx, &syncs).await?;
+    let mut events = Vec::with_capacity(syncs.len());
+    for (sync, settled) in syncs.iter().zip(settled) {
+        events.push(match settled {
+            SyncEnqueued::Created(event, _) | SyncEnqueued::Joined(event, _) => event,
+            SyncEnqueued::Unsettled => {
+                trove_sync::jobs::enqueue_sync_in(store, &mut tx, sync.event.clone())
+                    .await?
+                    .0
+                    .id
+            }
+        });
+    }
+    for (i, wanted) in pushes {
+        let outcome = Outcome::Queued(wanted.into_iter().map(|slot| events[slot]).collect());
+        if let Some((kind, reason)) = outcome.recorded() {
+            recorded.push((batch[i].delivery_id.clone(), kind, reason));
+        }
+        outcomes[i] = outcome;
+    }
     for (status, ids) in statuses.changes() {
         store.set_targets_status_in(&mut tx, &ids, status).await?;
     }
     store.set_delivery_outcomes_in(&mut tx, &recorded).await?;
     tx.commit().await?;
     Ok(outcomes)
+}
+
+/// The reconcile of `target` at `head` asked for by `delivery`: a push sync event and its job,
+/// keyed as `enqueue_sync_in` keys it, so bulk and one-at-a-time enqueues coalesce with each other.
+fn reconcile(target: &TrackedTarget, head: &str, delivery: &str) -> AppResult<QueuedSync> {
+    let event_id = SyncEventId::new();
+    let job = NewJob::typed(&ReconcileJob { event_id })?
+        .dedupe_key(format!("connectors.reconcile:{}:{head}", target.target));
+    Ok(QueuedSync {
+        event_id,
+        event: NewSyncEvent {
+            org: target.org,
+            instance: target.instance,
+            target: target.target,
+            trigger: Trigger::Push,
+            delivery_id: Some(delivery.to_owned()),
+            requested_sha: Some(head.to_owned()),
+        },
+        job,
+    })
 }
 
 /// The status each touched target ends the batch with (the last push for it wins), written once
@@ -322,7 +360,7 @@ mod tests {
 
     async fn duplicates_inside_a_batch_act_once(db: &TestDb) {
         let store = &db.store;
-        followed(store).await;
+        let target = followed(store).await;
         let (x, y) = ("a".repeat(40), "b".repeat(40));
         let stranger = Work {
             delivery_id: "d4".into(),
@@ -365,6 +403,41 @@ mod tests {
         assert_eq!(again, vec![Outcome::Duplicate, Outcome::Duplicate]);
         assert_eq!(count(store, "sync_events").await, 2);
         assert_eq!(count(store, "jobs").await, 2);
+
+        // The bulk path keys its jobs as `enqueue_sync_in` does: a one-at-a-time enqueue of the
+        // same (target, head), e.g. from the backstop, joins the waiting event.
+        let org: OrgId = store
+            .db
+            .scalar::<uuid::Uuid>(
+                sql("SELECT org_id FROM connector_targets WHERE id = $1").bind(target.uuid()),
+            )
+            .await
+            .unwrap()
+            .unwrap()
+            .into();
+        let instance = store.target(org, target).await.unwrap().instance_id;
+        let mut tx = store.db.begin().await.unwrap();
+        let (joined, _) = trove_sync::jobs::enqueue_sync_in(
+            store,
+            &mut tx,
+            trove_store::connectors::events::NewSyncEvent {
+                org,
+                instance,
+                target,
+                trigger: Trigger::Periodic,
+                delivery_id: None,
+                requested_sha: Some(x.clone()),
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(vec![joined.id], *first);
+        assert_eq!(count(store, "jobs").await, 2);
+        // And a push after it joins the same event too.
+        let later = write_batch(store, &[push("d5", Some(&x))]).await.unwrap();
+        assert_eq!(later, vec![Outcome::Queued(first.clone())]);
+        assert_eq!(count(store, "sync_events").await, 2);
     }
 
     async fn the_last_push_of_a_batch_sets_the_status(db: &TestDb) {
