@@ -73,4 +73,7 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// Writes verified webhook deliveries in group commits ([`WebhookIngest::start`]).
     pub webhooks: WebhookIngest,
+    /// The GitHub App client, when `TROVE_GITHUB_APP_ID` and its key are set; without it the
+    /// GitHub routes answer 409 `github_not_configured`.
+    pub github: Option<trove_sources::GitHubApp>,
 }

@@ -54,6 +54,11 @@ enum Policy {
     Signed,
     /// Any authenticated caller.
     Authed,
+    /// A GitHub App route for org admins. This server has no App, so a caller who passes
+    /// authorization gets 409 `github_not_configured` (`github_install.rs` tests the flows).
+    GitHubAdmin,
+    /// A GitHub App route for any authenticated caller (the App's setup callback), as above.
+    GitHubAuthed,
     /// Any member of the org.
     Member,
     /// Org owners and admins.
@@ -106,7 +111,13 @@ fn expect(policy: Policy, caller: Caller) -> Expect {
     use Caller as C;
     let missing_org = Expect::Status(403, "missing_org_capability");
     let missing_res = Expect::Status(403, "missing_resource_access");
+    let unconfigured = |outcome| match outcome {
+        Expect::Success => Expect::Status(409, "github_not_configured"),
+        refused => refused,
+    };
     match (policy, caller) {
+        (Policy::GitHubAdmin, c) => unconfigured(expect(Policy::Admin, c)),
+        (Policy::GitHubAuthed, c) => unconfigured(expect(Policy::Authed, c)),
         (Policy::Public, _) => Expect::Success,
         (Policy::Signed, _) => Expect::Status(401, "missing signature"),
         (_, C::Anonymous) => Expect::Status(401, "unauthorized"),
@@ -178,7 +189,8 @@ const fn typed(
 
 use Kind::{Instance as I, Marketplace as M, Object as O, Plugin as P};
 use Policy::{
-    Admin as ADMIN, Authed as AUTHED, Member as MEMBER, Public as PUBLIC, Res, Signed as SIGNED,
+    Admin as ADMIN, Authed as AUTHED, GitHubAdmin as GH_ADMIN, GitHubAuthed as GH_AUTHED,
+    Member as MEMBER, Public as PUBLIC, Res, Signed as SIGNED,
 };
 use Role::{Editor as ED, Manager as MG, Viewer as VW};
 
@@ -852,6 +864,38 @@ const ROUTES: &[Route] = &[
         "/v1/webhooks/connectors/github",
         SIGNED,
         Some(r#"{"zen": "Keep it logically awesome."}"#),
+    ),
+    // The GitHub App: installing it, and an installation's repositories.
+    r(
+        "POST",
+        "/v1/orgs/{org}/connectors/github/install/start",
+        GH_ADMIN,
+        Some("{}"),
+    ),
+    r(
+        "POST",
+        "/v1/orgs/{org}/connectors/github/install/complete",
+        GH_ADMIN,
+        Some(r#"{"state": "v1.e30.AAAA", "installationId": 1, "code": "c{uniq}"}"#),
+    ),
+    r("GET", "/v1/connectors/github/callback", GH_AUTHED, None),
+    r(
+        "GET",
+        "/v1/orgs/{org}/connector-accounts/{account}/repositories",
+        GH_ADMIN,
+        None,
+    ),
+    r(
+        "POST",
+        "/v1/orgs/{org}/connector-accounts/{account}/validate-target",
+        GH_ADMIN,
+        Some(r#"{"repository": "acme/plugins"}"#),
+    ),
+    r(
+        "POST",
+        "/v1/orgs/{org}/connector-accounts/{account}/setup",
+        GH_ADMIN,
+        Some(r#"{"repository": "acme/plugins", "name": "gh {uniq}"}"#),
     ),
 ];
 

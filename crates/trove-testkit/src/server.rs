@@ -49,23 +49,46 @@ pub const WEBHOOK_SECRET: &str = "trove-test-webhook-secret";
 impl TestServer {
     /// Starts a server over `store`, with [`WEBHOOK_SECRET`] as its webhook secret.
     pub async fn start(store: Store) -> Self {
-        let config = ServerConfig {
-            webhook_secret: WebhookSecret::new(WEBHOOK_SECRET),
-            ..ServerConfig::default()
-        };
-        Self::start_with(store, config).await
+        Self::start_with(store, Self::test_config()).await
     }
 
     /// Starts a server over `store` with `config`.
     pub async fn start_with(store: Store, config: ServerConfig) -> Self {
+        Self::launch(store, config, None).await
+    }
+
+    /// Starts a server over `store` (webhook secret [`WEBHOOK_SECRET`]) with `app` as its GitHub
+    /// App: the GitHub routes work, and GitHub targets are read through the App's REST API.
+    pub async fn start_with_github(store: Store, app: trove_sources::GitHubApp) -> Self {
+        Self::launch(store, Self::test_config(), Some(app)).await
+    }
+
+    fn test_config() -> ServerConfig {
+        ServerConfig {
+            webhook_secret: WebhookSecret::new(WEBHOOK_SECRET),
+            ..ServerConfig::default()
+        }
+    }
+
+    async fn launch(
+        store: Store,
+        config: ServerConfig,
+        github: Option<trove_sources::GitHubApp>,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
         let base = format!("http://{}", listener.local_addr().expect("local addr"));
         let git_cache = tempfile::tempdir().expect("git cache dir");
-        let sources: Arc<dyn trove_sources::RepositorySource> = Arc::new(
+        let git: Arc<dyn trove_sources::RepositorySource> = Arc::new(
             trove_sources::GitSource::new(git_cache.path(), trove_sources::GitLimits::default()),
         );
+        let github_source = github.clone().map(|app| {
+            Arc::new(trove_sources::GitHubSource::new(app))
+                as Arc<dyn trove_sources::RepositorySource>
+        });
+        let sources: Arc<dyn trove_sources::RepositorySource> =
+            Arc::new(trove_sources::SourceRouter::new(git, github_source));
         let state = AppState {
             engine: Arc::new(trove_sync::Engine::new(store.clone(), sources.clone())),
             sources,
@@ -73,6 +96,7 @@ impl TestServer {
             store,
             config: Arc::new(config),
             metrics: trove_server::metrics::handle(),
+            github,
         };
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();

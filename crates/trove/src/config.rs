@@ -5,6 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+mod github;
+
+pub use github::GitHubSettings;
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -70,6 +74,10 @@ pub struct Settings {
         global = true
     )]
     pub log_format: LogFormat,
+
+    /// The GitHub App (optional: without it the GitHub routes answer 409 and only git URLs sync).
+    #[command(flatten)]
+    pub github: GitHubSettings,
 }
 
 impl Settings {
@@ -105,6 +113,20 @@ impl Settings {
     /// The generated key file's path.
     pub fn key_file(&self) -> PathBuf {
         self.data_dir.join("encryption-keys")
+    }
+
+    /// What the server, the worker and `trove sync` read repositories through: the git source,
+    /// and the GitHub App's REST source for GitHub targets when `github` is set. Share one `app`
+    /// between the server and this router, so they share its tokens and ETag cache.
+    pub fn sources(
+        &self,
+        github: Option<&trove_sources::GitHubApp>,
+    ) -> std::sync::Arc<dyn trove_sources::RepositorySource> {
+        let github = github.map(|app| {
+            std::sync::Arc::new(trove_sources::GitHubSource::new(app.clone()))
+                as std::sync::Arc<dyn trove_sources::RepositorySource>
+        });
+        std::sync::Arc::new(trove_sources::SourceRouter::new(self.git_source(), github))
     }
 }
 

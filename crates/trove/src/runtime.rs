@@ -113,14 +113,16 @@ pub async fn bootstrap_if_empty(store: &Store, base_url: &str) -> Result<()> {
     Ok(())
 }
 
-/// Starts the background worker with every job handler; it stops when `shutdown` is cancelled, after
-/// finishing (or releasing) the jobs it runs.
+/// Starts the background worker with every job handler, reading repositories through `sources`
+/// ([`Settings::sources`]); it stops when `shutdown` is cancelled, after finishing (or releasing) the
+/// jobs it runs.
 pub fn spawn_worker(
     settings: &Settings,
     store: Store,
     keys: KeySource,
     concurrency: usize,
     shutdown: tokio_util::sync::CancellationToken,
+    sources: std::sync::Arc<dyn trove_sources::RepositorySource>,
 ) -> tokio::task::JoinHandle<()> {
     let reload: trove_sync::jobs::KeyReloader = match keys {
         KeySource::Env => std::sync::Arc::new(|| None),
@@ -137,7 +139,7 @@ pub fn spawn_worker(
             tracing::warn!(error = %e, "ignoring TROVE_RESYNC_INTERVAL; using 10 minutes");
             trove_sync::jobs::DEFAULT_RESYNC_INTERVAL_MS
         });
-    let sync = trove_sync::jobs::SyncJobs::start(&store, settings.git_source(), resync_interval_ms);
+    let sync = trove_sync::jobs::SyncJobs::start(&store, sources, resync_interval_ms);
     let handlers = trove_sync::jobs::handlers(store.clone(), reload, Some(sync));
     let config = trove_store::queue::worker::WorkerConfig {
         concurrency: concurrency.max(1),

@@ -7,6 +7,7 @@ pub mod bindings;
 pub mod deliveries;
 pub mod discoveries;
 pub mod events;
+pub mod install_states;
 pub mod instances;
 pub mod lifecycle;
 pub mod mappings;

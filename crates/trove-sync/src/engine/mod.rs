@@ -52,12 +52,40 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-/// The source-side description of a connector target: its URL and branch.
-pub(crate) fn source_target(t: &Target) -> trove_sources::Target {
-    trove_sources::Target::new(
+/// The source-side description of a connector target: its URL and branch and, for a GitHub
+/// target (one with a repository name), the installation that reads it, taken from the instance's
+/// account, so the source router sends it to the GitHub App's REST source.
+pub(crate) async fn source_target(store: &Store, t: &Target) -> AppResult<trove_sources::Target> {
+    let target = trove_sources::Target::new(
         t.url.clone(),
         trove_sources::Reference::Branch(t.branch.clone()),
-    )
+    );
+    let Some(full_name) = &t.repository_name else {
+        return Ok(target);
+    };
+    let installation: Option<String> = store
+        .db
+        .scalar(
+            trove_store::sql(
+                "SELECT a.remote_id FROM connector_instances i \
+                 JOIN connector_accounts a ON a.id = i.account_id \
+                 WHERE i.id = $1 AND a.kind = 'github'",
+            )
+            .bind(t.instance_id.uuid()),
+        )
+        .await?;
+    let installation_id = installation
+        .and_then(|id| id.parse::<u64>().ok())
+        .ok_or_else(|| {
+            AppError::conflict(
+                "github_account_missing",
+                "this GitHub target has no GitHub App installation account; connect the repository again",
+            )
+        })?;
+    Ok(target.with_github(trove_sources::GitHubRepo {
+        installation_id,
+        full_name: full_name.clone(),
+    }))
 }
 
 /// A source failure as an application error (transient ones are retried by the job).
@@ -106,7 +134,7 @@ impl Engine {
         target: ConnectorTargetId,
     ) -> AppResult<TargetDiscovery> {
         let t = self.store.target(org, target).await?;
-        let src = source_target(&t);
+        let src = source_target(&self.store, &t).await?;
         let head = self.source.head(&src).await.map_err(source_error)?;
         let snap = self
             .source

@@ -111,7 +111,7 @@ impl Engine {
             return Ok(ignored(None, "the connector instance is disabled"));
         }
         // Always the current head: deliveries arriving out of order all end at the newest commit.
-        let src = source_target(&target);
+        let src = source_target(&self.store, &target).await?;
         let head = self.source.head(&src).await.map_err(source_error)?;
         if target.synced_sha.as_deref() == Some(head.sha.as_str()) {
             return Ok(ignored(
@@ -336,7 +336,11 @@ impl Engine {
         for (target, org, instance) in rows {
             let org: OrgId = org.into();
             let t = self.store.target(org, target.into()).await?;
-            let head = match self.source.head(&source_target(&t)).await {
+            let head = match source_target(&self.store, &t).await {
+                Ok(src) => self.source.head(&src).await.map_err(source_error),
+                Err(e) => Err(e),
+            };
+            let head = match head {
                 Ok(h) => h,
                 Err(e) => {
                     tracing::warn!(target = %t.id, error = %e, "backstop: cannot read the head");

@@ -73,6 +73,9 @@ pub(crate) async fn serve(settings: &Settings, args: ServeArgs) -> Result<ExitCo
             "no GitHub webhook secret (TROVE_GITHUB_WEBHOOK_SECRET or _FILE): the webhook endpoint answers 503"
         );
     }
+    // A bad App key fails here, before anything listens.
+    let github = settings.github.app()?;
+    let sources = settings.sources(github.as_ref());
     let (store, keys) = runtime::open_store(settings, true).await?;
     let shutdown = CancellationToken::new();
     cancel_on_signal(shutdown.clone());
@@ -93,9 +96,9 @@ pub(crate) async fn serve(settings: &Settings, args: ServeArgs) -> Result<ExitCo
             keys,
             args.worker.concurrency,
             shutdown.clone(),
+            sources.clone(),
         )
     });
-    let sources = settings.git_source();
     let state = AppState {
         engine: Arc::new(trove_sync::Engine::new(store.clone(), sources.clone())),
         sources,
@@ -107,6 +110,7 @@ pub(crate) async fn serve(settings: &Settings, args: ServeArgs) -> Result<ExitCo
             webhook_secret,
         }),
         metrics: trove_server::metrics::handle(),
+        github,
     };
     tracing::info!(%address, database = store.db.backend().name(), "Trove is listening on http://{address}");
     trove_server::serve(listener, state, shutdown.clone()).await?;
@@ -119,11 +123,21 @@ pub(crate) async fn serve(settings: &Settings, args: ServeArgs) -> Result<ExitCo
 }
 
 pub(crate) async fn worker(settings: &Settings, args: WorkerArgs) -> Result<ExitCode> {
+    let github = settings.github.app()?;
+    let sources = settings.sources(github.as_ref());
     let (store, keys) = runtime::open_store(settings, false).await?;
     let shutdown = CancellationToken::new();
     cancel_on_signal(shutdown.clone());
     tracing::info!(database = store.db.backend().name(), "Trove worker started");
-    let _ = runtime::spawn_worker(settings, store.clone(), keys, args.concurrency, shutdown).await;
+    let _ = runtime::spawn_worker(
+        settings,
+        store.clone(),
+        keys,
+        args.concurrency,
+        shutdown,
+        sources,
+    )
+    .await;
     store.db.close().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -184,7 +184,11 @@ pub(crate) async fn run(settings: &Settings, args: SyncArgs) -> Result<ExitCode>
     let bar = progress("queueing the sync");
     let mut event = queue(&store, org, instance, Trigger::Manual).await?;
     if args.wait {
-        let engine = Arc::new(Engine::new(store.clone(), settings.git_source()));
+        let github = settings.github.app()?;
+        let engine = Arc::new(Engine::new(
+            store.clone(),
+            settings.sources(github.as_ref()),
+        ));
         event = wait(&store, engine, org, event.id, bar.as_ref()).await?;
     }
     if let Some(bar) = bar {

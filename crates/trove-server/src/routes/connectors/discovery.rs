@@ -164,6 +164,7 @@ async fn get_tree(
         instance.account_id,
         &target.url,
         Reference::Branch(target.branch.clone()),
+        target.repository_name.as_deref(),
     )
     .await?;
     let snapshot = head_snapshot(&state, &source).await?;

@@ -122,7 +122,7 @@ async fn create_instance(
         Some(b) => Reference::Branch(b.clone()),
         None => Reference::DefaultBranch,
     };
-    let target = source_target(&state, ctx.org_id(), req.account_id, &url, reference).await?;
+    let target = source_target(&state, ctx.org_id(), req.account_id, &url, reference, None).await?;
     let head = state.sources.head(&target).await.map_err(source_error)?;
     let valid = req.resolve(url, branch_of(head.ref_name.as_deref()))?;
     let mut tx = state.store.db.begin().await?;

@@ -201,6 +201,7 @@ async fn preview_mapping(
         instance.account_id,
         &target.url,
         Reference::Branch(target.branch.clone()),
+        target.repository_name.as_deref(),
     )
     .await?;
     let snapshot = head_snapshot(&state, &source).await?;

@@ -10,6 +10,7 @@
 mod accounts;
 mod discovery;
 mod events;
+mod github;
 mod instances;
 mod mappings;
 mod source;
@@ -35,6 +36,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .merge(events::router())
         .merge(mappings::router())
         .merge(discovery::router())
+        .merge(github::router())
 }
 
 /// `/v1/orgs/{org}/connector-instances/{instance}`.

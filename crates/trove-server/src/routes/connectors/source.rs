@@ -3,7 +3,7 @@
 //! here — only the listing — and every call goes through the bounded `RepositorySource`.
 
 use trove_core::{AppError, AppResult, ConnectorAccountId, OrgId};
-use trove_sources::{Credentials, Reference, RepoSnapshot, SourceError, Target};
+use trove_sources::{Credentials, GitHubRepo, Reference, RepoSnapshot, SourceError, Target};
 
 use crate::state::AppState;
 
@@ -23,14 +23,30 @@ pub(crate) fn source_error(e: SourceError) -> AppError {
 }
 
 /// A source target for `url` at `reference`, with the account's credential when there is one.
+/// A GitHub repository (`github_repository`, the target's `owner/name`) is read through the App
+/// installation of its account instead.
 pub(crate) async fn source_target(
     state: &AppState,
     org: OrgId,
     account: Option<ConnectorAccountId>,
     url: &str,
     reference: Reference,
+    github_repository: Option<&str>,
 ) -> AppResult<Target> {
     let mut target = Target::new(url, reference);
+    if let (Some(full_name), Some(account)) = (github_repository, account) {
+        let installation_id = state
+            .store
+            .account(org, account)
+            .await?
+            .remote_id
+            .and_then(|id| id.parse().ok())
+            .ok_or_else(|| AppError::internal("a GitHub account without an installation id"))?;
+        return Ok(target.with_github(GitHubRepo {
+            installation_id,
+            full_name: full_name.to_string(),
+        }));
+    }
     if let Some(account) = account
         && let Some(creds) = state.store.account_credentials(org, account).await?
     {
