@@ -273,9 +273,17 @@ async fn run(db: &TestDb, baseline: &Baseline, run: u64) {
     let mut reject_writes = 0;
     let mut ignore_jobs = 0;
     let pushes_before = rows(&db.store).await;
+    let mut batches = [0.0; 3];
     for _ in 0..REPEATS {
         base.push(throughput(&client, &baseline.url, &requests, Kind::Push, 200, &counter).await);
+        let before = batch_stats();
         ingest.push(throughput(&client, &url, &requests, Kind::Push, 202, &counter).await);
+        for (total, (after, before)) in batches
+            .iter_mut()
+            .zip(batch_stats().into_iter().zip(before))
+        {
+            *total += after - before;
+        }
         let before = rows(&db.store).await;
         reject.push(throughput(&client, &url, &requests, Kind::BadSignature, 401, &counter).await);
         let after = rows(&db.store).await;
@@ -293,6 +301,12 @@ async fn run(db: &TestDb, baseline: &Baseline, run: u64) {
         ingest / base
     );
     println!(
+        "   {:.0} transactions, {:.1} deliveries each on average, {:.2} ms each on average",
+        batches[0],
+        batches[1] / batches[0],
+        batches[2] * 1000.0 / batches[0]
+    );
+    println!(
         "   rows written by the pushes: {} deliveries, {} sync events, {} jobs",
         pushes_after[0] - pushes_before[0],
         pushes_after[1] - pushes_before[1],
@@ -308,6 +322,27 @@ async fn run(db: &TestDb, baseline: &Baseline, run: u64) {
         requests.issue.len()
     );
     latency(&client, &url, &requests, ingest / 2.0, &counter).await;
+}
+
+/// (transactions, deliveries, seconds) the ingest has recorded so far, from its metrics.
+fn batch_stats() -> [f64; 3] {
+    let text = trove_server::metrics::handle().render();
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(name)?
+                    .strip_prefix(' ')?
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+            })
+            .unwrap_or(0.0)
+    };
+    [
+        value("trove_webhook_batch_size_count"),
+        value("trove_webhook_batch_size_sum"),
+        value("trove_webhook_batch_seconds_sum"),
+    ]
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

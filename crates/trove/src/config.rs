@@ -131,7 +131,7 @@ impl Settings {
 }
 
 /// The GitHub App's webhook secret, for `trove serve`. Without it the webhook endpoint answers 503.
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 pub struct WebhookSettings {
     /// The secret set on the GitHub App's webhook: deliveries are accepted only when their
     /// `X-Hub-Signature-256` is the HMAC-SHA256 of the body with it. Prefer the environment
@@ -150,6 +150,19 @@ pub struct WebhookSettings {
     pub github_webhook_secret_file: Option<PathBuf>,
 }
 
+impl std::fmt::Debug for WebhookSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = self.github_webhook_secret.as_ref().map(|_| "<redacted>");
+        f.debug_struct("WebhookSettings")
+            .field("github_webhook_secret", &secret)
+            .field(
+                "github_webhook_secret_file",
+                &self.github_webhook_secret_file,
+            )
+            .finish()
+    }
+}
+
 impl WebhookSettings {
     /// The configured secret, if any. An empty secret counts as none (it would let anyone sign).
     pub fn secret(&self) -> anyhow::Result<Option<trove_server::WebhookSecret>> {
@@ -160,18 +173,13 @@ impl WebhookSettings {
         ) {
             (Some(secret), _) => secret.clone().into_bytes(),
             (None, Some(path)) => {
-                let mut bytes = std::fs::read(path).with_context(|| {
+                let bytes = std::fs::read(path).with_context(|| {
                     format!(
                         "cannot read the webhook secret file {} (TROVE_GITHUB_WEBHOOK_SECRET_FILE)",
                         path.display()
                     )
                 })?;
-                if bytes.ends_with(b"\r\n") {
-                    bytes.truncate(bytes.len() - 2);
-                } else if bytes.ends_with(b"\n") {
-                    bytes.truncate(bytes.len() - 1);
-                }
-                bytes
+                without_trailing_newline(bytes)
             }
             (None, None) => return Ok(None),
         };
@@ -182,5 +190,77 @@ impl WebhookSettings {
             );
         }
         Ok(secret)
+    }
+}
+
+/// Drops one trailing newline (`\n` or `\r\n`), which editors and `echo` add to secret files.
+fn without_trailing_newline(mut bytes: Vec<u8>) -> Vec<u8> {
+    if bytes.ends_with(b"\r\n") {
+        bytes.truncate(bytes.len() - 2);
+    } else if bytes.ends_with(b"\n") {
+        bytes.truncate(bytes.len() - 1);
+    }
+    bytes
+}
+
+#[cfg(test)]
+mod webhook_secret_tests {
+    use clap::Parser;
+
+    use super::{WebhookSettings, without_trailing_newline};
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        webhooks: WebhookSettings,
+    }
+
+    fn settings(args: &[&str]) -> Result<WebhookSettings, clap::Error> {
+        Cli::try_parse_from(std::iter::once("trove").chain(args.iter().copied()))
+            .map(|c| c.webhooks)
+    }
+
+    #[test]
+    fn the_secret_comes_from_a_value_or_a_file_and_never_shows() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret");
+        std::fs::write(&file, "s3cret-from-file\n").unwrap();
+        let path = file.to_str().unwrap();
+
+        let inline = settings(&["--github-webhook-secret", "s3cret-inline"]).unwrap();
+        assert!(inline.secret().unwrap().is_some());
+        assert!(!format!("{inline:?}").contains("s3cret"), "{inline:?}");
+        let from_file = settings(&["--github-webhook-secret-file", path]).unwrap();
+        let secret = from_file.secret().unwrap().expect("configured");
+        assert_eq!(format!("{secret:?}"), "WebhookSecret(<redacted>)");
+        for (raw, key) in [
+            (&b"abc\n"[..], &b"abc"[..]),
+            (b"abc\r\n", b"abc"),
+            (b"abc\n\n", b"abc\n"),
+            (b"abc", b"abc"),
+            (b" abc ", b" abc "),
+        ] {
+            assert_eq!(without_trailing_newline(raw.to_vec()), key);
+        }
+
+        assert!(settings(&[]).unwrap().secret().unwrap().is_none());
+        assert!(
+            settings(&["--github-webhook-secret", ""])
+                .unwrap()
+                .secret()
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            settings(&[
+                "--github-webhook-secret",
+                "a",
+                "--github-webhook-secret-file",
+                path
+            ])
+            .is_err()
+        );
+        let missing = settings(&["--github-webhook-secret-file", "/nonexistent/secret"]).unwrap();
+        assert!(missing.secret().is_err());
     }
 }

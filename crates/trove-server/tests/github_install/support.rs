@@ -1,3 +1,4 @@
+#![allow(dead_code)]
 //! The shared setup: a Trove server whose GitHub App is a fake GitHub, and request helpers.
 
 use serde_json::{Value, json};

@@ -124,14 +124,16 @@ impl Store {
     ) -> AppResult<Vec<SyncEnqueued>> {
         let now = now_ms();
         let mut inserted: HashMap<Uuid, JobId> = HashMap::new();
-        let mut job_ids = Vec::with_capacity(items.len());
-        for chunk in items.chunks(ROWS_PER_STATEMENT) {
+        let job_ids: Vec<JobId> = items.iter().map(|_| JobId::new()).collect();
+        // Rows go in dedupe-key order, so concurrent batches take the index's locks in one order.
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        order.sort_by(|a, b| items[*a].job.dedupe_key.cmp(&items[*b].job.dedupe_key));
+        for chunk in order.chunks(ROWS_PER_STATEMENT) {
             let mut q = sql("");
             let mut tuples = Vec::with_capacity(chunk.len());
-            for item in chunk {
-                let id = JobId::new();
-                job_ids.push(id);
-                let job = &item.job;
+            for &index in chunk {
+                let id = job_ids[index];
+                let job = &items[index].job;
                 let payload = serde_json::to_string(&job.payload)?;
                 let values = [
                     q.push_arg(id.uuid()),

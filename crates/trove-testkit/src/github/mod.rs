@@ -372,6 +372,11 @@ impl FakeGitHub {
         });
     }
 
+    /// Drops every pending [`fail_next`](Self::fail_next) rule: GitHub answers normally again.
+    pub fn clear_failures(&self) {
+        self.shared.world().fail_rules.clear();
+    }
+
     /// Recursive tree answers come back `truncated: true` with half of their entries.
     pub fn set_truncate_trees(&self, on: bool) {
         self.shared.world().truncate_trees = on;

@@ -14,14 +14,19 @@
 //! - If a batch fails, its deliveries are retried one by one, so one bad delivery cannot fail the
 //!   others (unless the database is unavailable, which would fail them all anyway).
 //! - Delivery ids older than the retention are pruned by this task about once an hour.
+//! - On PostgreSQL several writers take batches from the queue, so one batch is built while
+//!   another waits for its WAL flush; on SQLite, which has one writer at a time, one does.
+//!   Deduplication does not depend on this: the unique indexes make a second transaction wait for
+//!   the first, and rows are inserted in key order so concurrent batches cannot deadlock on them.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc, oneshot};
 use trove_core::AppError;
 use trove_core::time::now_ms;
-use trove_store::Store;
 use trove_store::connectors::deliveries::DELIVERY_RETENTION_MS;
+use trove_store::{Backend, Store};
 
 use super::batch::{Outcome, write_batch};
 use super::work::Work;
@@ -36,6 +41,8 @@ pub struct IngestOptions {
     pub capacity: usize,
     /// Deliveries written in one transaction at most.
     pub max_batch: usize,
+    /// Transactions in flight at once; `None` picks by engine (1 on SQLite, 4 on PostgreSQL).
+    pub writers: Option<usize>,
 }
 
 impl Default for IngestOptions {
@@ -45,6 +52,7 @@ impl Default for IngestOptions {
         Self {
             capacity: 4096,
             max_batch: 256,
+            writers: None,
         }
     }
 }
@@ -104,7 +112,18 @@ impl WebhookIngest {
     /// Starts the ingest task over `store` (must be called inside a tokio runtime).
     pub fn start(store: Store, options: IngestOptions) -> Self {
         let (sender, receiver) = mpsc::channel(options.capacity.max(1));
-        tokio::spawn(run(store, receiver, options.max_batch.max(1)));
+        let writers = options.writers.unwrap_or(match store.db.backend() {
+            Backend::Sqlite => 1,
+            Backend::Postgres => 4,
+        });
+        let shared = Arc::new(Shared {
+            store,
+            receiver: Mutex::new(receiver),
+            pruned_at: std::sync::Mutex::new(None),
+        });
+        for _ in 0..writers.max(1) {
+            tokio::spawn(run(shared.clone(), options.max_batch.max(1)));
+        }
         Self { sender }
     }
 
@@ -121,12 +140,40 @@ impl WebhookIngest {
     }
 }
 
-async fn run(store: Store, mut receiver: mpsc::Receiver<Pending>, max_batch: usize) {
-    let mut pruned_at: Option<Instant> = None;
+/// What the writers share.
+struct Shared {
+    store: Store,
+    receiver: Mutex<mpsc::Receiver<Pending>>,
+    pruned_at: std::sync::Mutex<Option<Instant>>,
+}
+
+impl Shared {
+    /// Whether it is this writer's turn to prune (about once an hour across writers).
+    fn prune_due(&self) -> bool {
+        let mut at = self.pruned_at.lock().unwrap_or_else(|p| p.into_inner());
+        let due = at.is_none_or(|t| t.elapsed() >= PRUNE_EVERY);
+        if due {
+            *at = Some(Instant::now());
+        }
+        due
+    }
+}
+
+async fn run(shared: Arc<Shared>, max_batch: usize) {
+    let store = &shared.store;
     let mut pending = Vec::with_capacity(max_batch);
-    while receiver.recv_many(&mut pending, max_batch).await > 0 {
-        if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
-            pruned_at = Some(Instant::now());
+    loop {
+        // One writer at a time waits for work; the others are writing theirs meanwhile.
+        let received = shared
+            .receiver
+            .lock()
+            .await
+            .recv_many(&mut pending, max_batch)
+            .await;
+        if received == 0 {
+            return;
+        }
+        if shared.prune_due() {
             match store
                 .prune_deliveries(now_ms() - DELIVERY_RETENTION_MS)
                 .await
@@ -137,8 +184,10 @@ async fn run(store: Store, mut receiver: mpsc::Receiver<Pending>, max_batch: usi
         }
         let (works, replies): (Vec<Work>, Vec<_>) =
             pending.drain(..).map(|p| (p.work, p.reply)).unzip();
+        let started = Instant::now();
+        let results = commit(store, &works).await;
         metrics::histogram!("trove_webhook_batch_size").record(works.len() as f64);
-        let results = commit(&store, &works).await;
+        metrics::histogram!("trove_webhook_batch_seconds").record(started.elapsed().as_secs_f64());
         for (reply, result) in replies.into_iter().zip(results) {
             let label = match &result {
                 Ok(Outcome::Queued(_)) => "queued",

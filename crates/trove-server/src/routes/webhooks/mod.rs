@@ -6,8 +6,8 @@
 //! 3. `X-Hub-Signature-256` over exactly those bytes → 401 `missing signature` / `invalid
 //!    signature`; nothing is parsed and nothing touches the database before it passes;
 //! 4. `X-GitHub-Event` / `X-GitHub-Delivery` and the JSON, normalised once → 400 when unusable;
-//! 5. events and actions Trove does not act on → 200 `accepted: false` with a reason, nothing
-//!    written ([`work::decide`]);
+//! 5. events Trove does not act on → 200 `accepted: false` once the body is known to be JSON;
+//!    actions it does not act on → the same after normalising ([`work::decide`]); nothing written;
 //! 6. the rest goes through the group-commit ingest ([`ingest`]): recorded by delivery id (a
 //!    repeat → 200 `duplicate delivery`), then a push enqueues one reconcile per (target, head)
 //!    → 202 `queued: true`, a lifecycle event changes statuses → 202 `queued: false`.
@@ -21,7 +21,7 @@ mod work;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use trove_core::SyncEventId;
@@ -42,6 +42,15 @@ pub const WEBHOOK_BODY_LIMIT: usize = 25 * 1024 * 1024;
 /// The longest `X-GitHub-Delivery` / `X-GitHub-Event` value accepted (GitHub's are a GUID and a
 /// short name).
 const MAX_HEADER_LEN: usize = 200;
+
+/// The events [`decide`] may act on; any other is answered 200 without being normalised.
+const HANDLED_EVENTS: [&str; 5] = [
+    "push",
+    "installation",
+    "installation_repositories",
+    "repository",
+    "ping",
+];
 
 /// How long a client should wait after a 503 for a full ingest queue.
 const RETRY_AFTER_SECONDS: &str = "1";
@@ -119,9 +128,8 @@ fn ignored(delivery_id: Option<String>, reason: String) -> Response {
 }
 
 /// A header as visible ASCII of bounded length, or a 400 naming it.
-fn required_header<'h>(headers: &'h HeaderMap, name: &str) -> Result<&'h str, Response> {
-    let value = headers
-        .get(name)
+fn required_header<'h>(value: Option<&'h HeaderValue>, name: &str) -> Result<&'h str, Response> {
+    let value = value
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|v| !v.is_empty());
@@ -172,7 +180,13 @@ async fn receive_github_delivery(State(state): State<AppState>, request: Request
         return response;
     };
     let (parts, body) = request.into_parts();
-    let headers = parts.headers.clone();
+    // The three headers that matter, kept before the request is consumed (cheap: shared bytes).
+    let header = |name: &str| parts.headers.get(name).cloned();
+    let (signature, event, delivery_id) = (
+        header(SIGNATURE_256_HEADER),
+        header("x-github-event"),
+        header("x-github-delivery"),
+    );
     let body = match Bytes::from_request(Request::from_parts(parts, body), &state).await {
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -193,10 +207,16 @@ async fn receive_github_delivery(State(state): State<AppState>, request: Request
             );
         }
     };
-    let signature = headers.get(SIGNATURE_256_HEADER).map(|v| v.as_bytes());
-    if let Err(error) = verify_signature(secret.key(), signature, &body) {
+    if let Err(error) = verify_signature(
+        secret.key(),
+        signature.as_ref().map(|v| v.as_bytes()),
+        &body,
+    ) {
         tracing::warn!(
-            delivery = headers.get("x-github-delivery").and_then(|v| v.to_str().ok()).unwrap_or("-"),
+            delivery = delivery_id
+                .as_ref()
+                .and_then(|v| v.to_str().ok())
+                .map_or("-", |v| &v[..v.len().min(MAX_HEADER_LEN)]),
             reason = %error,
             "webhook delivery refused"
         );
@@ -207,12 +227,27 @@ async fn receive_github_delivery(State(state): State<AppState>, request: Request
         return refuse(StatusCode::UNAUTHORIZED, text, None);
     }
     let (event, delivery_id) = match (
-        required_header(&headers, "x-github-event"),
-        required_header(&headers, "x-github-delivery"),
+        required_header(event.as_ref(), "x-github-event"),
+        required_header(delivery_id.as_ref(), "x-github-delivery"),
     ) {
         (Ok(event), Ok(id)) => (event, id),
         (Err(response), _) | (_, Err(response)) => return response,
     };
+    if !HANDLED_EVENTS.contains(&event) {
+        // GitHub adds events all the time; one Trove does not act on is acknowledged once the body
+        // is known to be JSON, without building it (the events it handles are normalised below).
+        return match serde_json::from_slice::<serde::de::IgnoredAny>(&body) {
+            Ok(_) => ignored(
+                Some(delivery_id.to_owned()),
+                format!("event `{event}` is not handled"),
+            ),
+            Err(error) => refuse(
+                StatusCode::BAD_REQUEST,
+                "invalid delivery",
+                Some(format!("webhook body is not JSON: {error}")),
+            ),
+        };
+    }
     let delivery = match Delivery::parse(event, delivery_id, &body) {
         Ok(delivery) => delivery,
         Err(error) => {
