@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::Store;
 use crate::db::{Tx, sql};
+use crate::registry::batch::InsertRows;
 
 /// A live binding.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,26 +103,45 @@ impl Store {
         Ok(rows.into_iter().map(binding).collect())
     }
 
-    /// Records which path produced an object. Fails with a conflict when the path already has a
-    /// live binding (another reconcile got there first).
-    pub async fn insert_binding_in(&self, tx: &mut Tx, new: &NewBinding<'_>) -> AppResult<()> {
+    /// Records which paths produced which objects, in multi-row statements. Fails with a conflict
+    /// when a path already has a live binding (another reconcile got there first).
+    pub async fn insert_bindings_in(&self, tx: &mut Tx, new: &[NewBinding<'_>]) -> AppResult<()> {
         let now = now_ms();
-        tx.execute(
-            sql("INSERT INTO source_bindings (id, org_id, instance_id, target_id, object_id, plugin_key, path, \
-                 content_hash, sha, source_digest, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)")
-            .bind(Uuid::now_v7())
-            .bind(new.org.uuid())
-            .bind(new.instance.uuid())
-            .bind(new.target.uuid())
-            .bind(new.object.uuid())
-            .bind(new.plugin_key.to_owned())
-            .bind(new.path.to_owned())
-            .bind(new.content_hash.to_owned())
-            .bind(new.sha.to_owned())
-            .bind(new.source_digest.map(str::to_owned))
-            .bind(now),
-        )
-        .await?;
+        let mut rows = InsertRows::new(
+            "source_bindings",
+            &[
+                "id",
+                "org_id",
+                "instance_id",
+                "target_id",
+                "object_id",
+                "plugin_key",
+                "path",
+                "content_hash",
+                "sha",
+                "source_digest",
+                "created_at",
+                "updated_at",
+            ],
+            "",
+        );
+        for b in new {
+            rows.push(vec![
+                Uuid::now_v7().into(),
+                b.org.uuid().into(),
+                b.instance.uuid().into(),
+                b.target.uuid().into(),
+                b.object.uuid().into(),
+                b.plugin_key.to_owned().into(),
+                b.path.to_owned().into(),
+                b.content_hash.to_owned().into(),
+                b.sha.to_owned().into(),
+                b.source_digest.map(str::to_owned).into(),
+                now.into(),
+                now.into(),
+            ]);
+        }
+        rows.execute(tx).await?;
         Ok(())
     }
 

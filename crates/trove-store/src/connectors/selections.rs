@@ -11,6 +11,7 @@ use trove_core::time::now_ms;
 use trove_core::{AppError, AppResult, ConnectorInstanceId, OrgId};
 
 use crate::db::{Tx, sql};
+use crate::registry::batch::InsertRows;
 use crate::{Actor, Store};
 
 impl Store {
@@ -91,19 +92,30 @@ impl Store {
             return Ok(());
         }
         let now = now_ms();
-        let mut tx = self.db.begin().await?;
+        let mut rows = InsertRows::new(
+            "connector_selections",
+            &[
+                "instance_id",
+                "plugin_key",
+                "org_id",
+                "selected",
+                "created_at",
+                "updated_at",
+            ],
+            "ON CONFLICT (instance_id, plugin_key) DO NOTHING",
+        );
         for (key, on) in keys {
-            tx.execute(
-                sql("INSERT INTO connector_selections (instance_id, plugin_key, org_id, selected, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (instance_id, plugin_key) DO NOTHING")
-                .bind(instance.uuid())
-                .bind(key.clone())
-                .bind(org.uuid())
-                .bind(*on)
-                .bind(now),
-            )
-            .await?;
+            rows.push(vec![
+                instance.uuid().into(),
+                key.clone().into(),
+                org.uuid().into(),
+                (*on).into(),
+                now.into(),
+                now.into(),
+            ]);
         }
+        let mut tx = self.db.begin().await?;
+        rows.execute(&mut tx).await?;
         tx.commit().await
     }
 }

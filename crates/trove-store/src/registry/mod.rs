@@ -2,6 +2,7 @@
 //! them ([`access`]).
 
 pub mod access;
+pub mod batch;
 pub mod import;
 pub mod marketplaces;
 pub mod memberships;

@@ -8,11 +8,13 @@ use trove_core::{
     AppError, AppResult, ConnectorInstanceId, ConnectorTargetId, MarketplaceId, OrgId,
 };
 use trove_store::Store;
-use trove_store::connectors::bindings::NewBinding;
+use trove_store::connectors::bindings::{Binding, NewBinding};
 use trove_store::connectors::model::SyncCounts;
-use trove_store::registry::import::{ImportedMarketplace, ImportedPlugin};
+use trove_store::registry::ObjectType;
+use trove_store::registry::import::{ImportedMarketplace, ImportedPlugin, ImportedState};
+use trove_store::registry::objects::validate::Prepared;
 
-use super::desired::PluginPlan;
+use super::desired::{Desired, PluginPlan};
 use super::faults::{Faults, points};
 
 /// Where a plugin's writes go.
@@ -33,6 +35,37 @@ pub struct PluginWrite<'a> {
     pub marketplace: Option<(&'a str, &'a ImportedMarketplace, i32)>,
     /// Whether paths missing from `plan` may be tombstoned (the listing was complete).
     pub may_tombstone: bool,
+}
+
+/// True when [`write_plugin`] would write nothing for `plan`: no component to create, update or
+/// tombstone among the plugin's live `bound` bindings (read before the plan), and the plugin row,
+/// the marketplace row (`market_current`) and the plugin's place in it already as `w` has them.
+/// Such a plugin needs no transaction at all.
+pub fn writes_nothing(
+    w: &PluginWrite<'_>,
+    plan: &PluginPlan,
+    bound: &[Binding],
+    state: &ImportedState,
+    market_current: bool,
+) -> AppResult<bool> {
+    if !plan.desired.is_empty() {
+        return Ok(false);
+    }
+    let gone = bound
+        .iter()
+        .any(|b| !plan.same.contains_key(&b.path) && !plan.present_invalid.contains(&b.path));
+    if gone && w.may_tombstone {
+        return Ok(false);
+    }
+    if !state.plugin_current(w.key, w.plugin)? {
+        return Ok(false);
+    }
+    Ok(match w.marketplace {
+        Some((market_key, _, position)) => {
+            market_current && state.placed(market_key, w.key, position)
+        }
+        None => true,
+    })
 }
 
 /// Writes one plugin in one transaction and returns what changed.
@@ -122,41 +155,41 @@ pub async fn write_plugin(
             None => {}
         }
     }
-    for (path, d) in &plan.desired {
-        if live.iter().any(|b| &b.path == path) {
-            continue;
-        }
-        // A path with no live binding is a new identity, even if a tombstoned object once had it.
-        let object = store
-            .import_object_in(
-                &mut tx,
-                w.org,
-                w.instance,
-                d.object_type,
-                &d.prepared,
-                w.sha,
-            )
+    // Paths with no live binding are new identities, even if a tombstoned object once had them:
+    // their objects, first versions, bindings and memberships go in a few multi-row statements.
+    let new: Vec<(&String, &Desired)> = plan
+        .desired
+        .iter()
+        .filter(|(path, _)| !live.iter().any(|b| &b.path == *path))
+        .collect();
+    if !new.is_empty() {
+        let contents: Vec<(ObjectType, &Prepared)> = new
+            .iter()
+            .map(|(_, d)| (d.object_type, &d.prepared))
+            .collect();
+        let objects = store
+            .import_objects_in(&mut tx, w.org, w.instance, &contents, w.sha)
             .await?;
+        let bindings: Vec<NewBinding<'_>> = new
+            .iter()
+            .zip(&objects)
+            .map(|((path, d), object)| NewBinding {
+                org: w.org,
+                instance: w.instance,
+                target: w.target,
+                object: *object,
+                plugin_key: w.key,
+                path,
+                content_hash: &d.prepared.content_hash,
+                sha: w.sha,
+                source_digest: d.digest.as_deref(),
+            })
+            .collect();
+        store.insert_bindings_in(&mut tx, &bindings).await?;
         store
-            .insert_binding_in(
-                &mut tx,
-                &NewBinding {
-                    org: w.org,
-                    instance: w.instance,
-                    target: w.target,
-                    object,
-                    plugin_key: w.key,
-                    path,
-                    content_hash: &d.prepared.content_hash,
-                    sha: w.sha,
-                    source_digest: d.digest.as_deref(),
-                },
-            )
+            .attach_imported_in(&mut tx, w.org, plugin_id, &objects)
             .await?;
-        store
-            .attach_imported_in(&mut tx, w.org, plugin_id, object)
-            .await?;
-        counts.created += 1;
+        counts.created += i32::try_from(new.len()).unwrap_or(i32::MAX);
     }
     faults.check(points::PLUGIN_BEFORE_COMMIT)?;
     tx.commit().await?;

@@ -126,8 +126,10 @@ impl Engine {
         &self.store
     }
 
-    /// Head + snapshot + discovery of a target's branch head, cached by (target, sha) in
-    /// `connector_discoveries` (the cache holds names, paths and counts, never bodies).
+    /// The discovery of a target's branch head: read from `connector_discoveries` when this head
+    /// was discovered before, otherwise snapshot + discovery (reading only the plugin folders that
+    /// changed since the target's last discovery), then cached by (target, sha). The cache holds
+    /// names, paths and counts, never bodies.
     pub async fn discover_target(
         &self,
         org: OrgId,
@@ -136,12 +138,20 @@ impl Engine {
         let t = self.store.target(org, target).await?;
         let src = source_target(&self.store, &t).await?;
         let head = self.source.head(&src).await.map_err(source_error)?;
+        let cached = self.store.cached_discovery(target, &head.sha).await?;
+        // An entry another version wrote that no longer reads as a discovery is recomputed.
+        if let Some(discovery) = cached.and_then(|json| serde_json::from_str(&json).ok()) {
+            return Ok(TargetDiscovery {
+                sha: head.sha,
+                discovery,
+            });
+        }
         let snap = self
             .source
             .snapshot(&src, &head.sha)
             .await
             .map_err(source_error)?;
-        let discovery = discover_blocking(snap).await?;
+        let discovery = self.discover_reusing(org, target, snap).await?;
         let json = serde_json::to_string(&discovery)?;
         self.store
             .cache_discovery(org, target, &head.sha, &json)
@@ -168,9 +178,32 @@ impl Engine {
     }
 }
 
-/// Discovery off the async threads (it reads blobs).
-pub(crate) async fn discover_blocking(snap: RepoSnapshot) -> AppResult<Discovery> {
-    tokio::task::spawn_blocking(move || trove_discovery::discover(&snap))
+impl Engine {
+    /// Discovery of a snapshot of `target`, off the async threads (it reads blobs): plugin folders
+    /// unchanged since the target's last discovery are taken from it without being read, and
+    /// what this one built is kept for the next.
+    pub(crate) async fn discover_reusing(
+        &self,
+        org: OrgId,
+        target: ConnectorTargetId,
+        snap: RepoSnapshot,
+    ) -> AppResult<Discovery> {
+        let prior = self.store.reusable_discovery(target).await?;
+        let (found, prior) = tokio::task::spawn_blocking(move || {
+            let found = trove_discovery::discover_reusing(&snap, &prior);
+            (found, prior)
+        })
         .await
-        .map_err(AppError::internal)
+        .map_err(AppError::internal)?;
+        self.store
+            .store_reusable_discovery(org, target, &prior, &found.reusable)
+            .await?;
+        tracing::debug!(
+            %target,
+            plugins = found.discovery.plugins.len(),
+            reused = found.reused,
+            "discovered"
+        );
+        Ok(found.discovery)
+    }
 }

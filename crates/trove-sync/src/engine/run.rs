@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use trove_core::{AppError, AppResult, ConnectorInstanceId, OrgId, SyncEventId};
 use trove_discovery::{Discovery, PluginCandidate};
 use trove_sources::RepoSnapshot;
+use trove_store::connectors::bindings::Binding;
 use trove_store::connectors::events::{NewSyncEvent, SyncResult};
 use trove_store::connectors::model::{FileError, SyncCounts, SyncEvent, SyncStatus, Trigger};
 use trove_store::registry::import::{ImportedMarketplace, ImportedPlugin, person_from_json};
@@ -12,10 +13,10 @@ use trove_store::registry::plugins::PluginMetadata;
 use trove_store::sql;
 use uuid::Uuid;
 
-use super::apply::{PluginWrite, tombstone_plugin, write_plugin};
+use super::apply::{PluginWrite, tombstone_plugin, write_plugin, writes_nothing};
 use super::desired::{PluginPlan, plan_plugin};
 use super::faults::points;
-use super::{Engine, discover_blocking, remote, source_error, source_target};
+use super::{Engine, remote, source_error, source_target};
 
 fn add(total: &mut SyncCounts, c: SyncCounts) {
     total.created += c.created;
@@ -124,12 +125,7 @@ impl Engine {
             .snapshot(&src, &head.sha)
             .await
             .map_err(source_error)?;
-        let discovery = discover_blocking(snap.clone()).await?;
-        if let Ok(json) = serde_json::to_string(&discovery) {
-            self.store
-                .cache_discovery(org, target.id, &head.sha, &json)
-                .await?;
-        }
+        let discovery = self.discover_reusing(org, target.id, snap.clone()).await?;
         self.faults.check(points::DISCOVERED)?;
         let selected = self
             .selection(org, ev.instance_id, &discovery, auto_import)
@@ -148,17 +144,29 @@ impl Engine {
                 },
             )
         });
-        // What each live binding was read from (plugin key → identity path → digest), so the plan
-        // reads only the components whose objects changed.
-        let mut known: HashMap<String, HashMap<String, String>> = HashMap::new();
+        // The live bindings by plugin key: what each component was read from (so the plan reads
+        // only the components whose objects changed) and which keys the commit no longer has.
+        let mut bound: HashMap<String, Vec<Binding>> = HashMap::new();
         for b in self.store.live_bindings(target.id).await? {
-            if let Some(digest) = b.source_digest {
-                known
-                    .entry(b.plugin_key)
-                    .or_default()
-                    .insert(b.path, digest);
-            }
+            bound.entry(b.plugin_key.clone()).or_default().push(b);
         }
+        let present: HashSet<String> = discovery
+            .plugins
+            .iter()
+            .map(|p| format!("{}:{}", target.id, p.key))
+            .collect();
+        let vanished: Vec<String> = bound
+            .keys()
+            .filter(|k| !present.contains(*k))
+            .cloned()
+            .collect();
+        // The plugin and marketplace rows as the last import left them: a plugin whose plan and
+        // rows would all stay as they are needs no transaction.
+        let state = self.store.imported_state(org, ev.instance_id).await?;
+        let mut market_current = match &market {
+            Some((key, m)) => state.marketplace_current(key, m)?,
+            None => true,
+        };
         for (position, plugin) in discovery.plugins.iter().enumerate() {
             if !selected.contains(&plugin.key) {
                 // Not selected (or deselected later): left exactly as it is.
@@ -166,9 +174,12 @@ impl Engine {
                 continue;
             }
             let key = format!("{}:{}", target.id, plugin.key);
-            let (plan, fetched) = self
-                .plan(&snap, plugin, known.remove(&key).unwrap_or_default())
-                .await;
+            let bindings = bound.remove(&key).unwrap_or_default();
+            let known: HashMap<String, String> = bindings
+                .iter()
+                .filter_map(|b| Some((b.path.clone(), b.source_digest.clone()?)))
+                .collect();
+            let (plan, fetched) = self.plan(&snap, plugin, known).await;
             let plan = match plan {
                 Ok(plan) => plan,
                 Err(message) => {
@@ -193,6 +204,12 @@ impl Engine {
                     .map(|(k, m)| (k.as_str(), m, i32::try_from(position).unwrap_or(i32::MAX))),
                 may_tombstone: complete,
             };
+            if writes_nothing(&write, &plan, &bindings, &state, market_current)? {
+                counts.unchanged += i32::try_from(plan.same.len()).unwrap_or(i32::MAX);
+                counts.skipped += plan.skipped;
+                errors.extend(plan.errors);
+                continue;
+            }
             let written = match write_plugin(&self.store, &self.faults, &write, &plan).await {
                 // A unique-index refusal means another run wrote this plugin meanwhile: re-read
                 // the bindings and apply once more.
@@ -201,6 +218,7 @@ impl Engine {
                 }
                 other => other?,
             };
+            market_current = true;
             add(&mut counts, written);
             counts.skipped += plan.skipped;
             errors.extend(plan.errors);
@@ -210,9 +228,10 @@ impl Engine {
                 .await?;
         }
         if complete {
-            counts.deleted += self
-                .tombstone_vanished(org, &target.id, &discovery, &head.sha)
-                .await?;
+            for key in &vanished {
+                counts.deleted +=
+                    tombstone_plugin(&self.store, org, target.id, key, &head.sha).await?;
+            }
         }
         self.faults.check(points::BEFORE_SYNCED)?;
         if complete {
@@ -290,34 +309,6 @@ impl Engine {
             .record_new_selections(org, instance, &new)
             .await?;
         Ok(selected)
-    }
-
-    /// Tombstones the bindings of plugin keys the commit no longer has at all.
-    async fn tombstone_vanished(
-        &self,
-        org: OrgId,
-        target: &trove_core::ConnectorTargetId,
-        discovery: &Discovery,
-        sha: &str,
-    ) -> AppResult<i32> {
-        let present: HashSet<String> = discovery
-            .plugins
-            .iter()
-            .map(|p| format!("{target}:{}", p.key))
-            .collect();
-        let keys: HashSet<String> = self
-            .store
-            .live_bindings(*target)
-            .await?
-            .into_iter()
-            .map(|b| b.plugin_key)
-            .filter(|k| !present.contains(k))
-            .collect();
-        let mut deleted = 0;
-        for key in keys {
-            deleted += tombstone_plugin(&self.store, org, *target, &key, sha).await?;
-        }
-        Ok(deleted)
     }
 
     /// The backstop: every active target of an active instance whose head moved gets a periodic

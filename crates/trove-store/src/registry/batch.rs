@@ -1,0 +1,128 @@
+//! Multi-row statements: many rows of one table written with a few statements instead of one
+//! statement (and one round trip) per row, on either engine.
+//!
+//! Rows are cut into statements that stay under the smaller of the two engines' limits on bind
+//! parameters (SQLite 32,766, PostgreSQL 65,535), so the same code runs on both.
+
+use sea_query::Value;
+use trove_core::AppResult;
+
+use crate::db::{Row, Sql, Tx, sql};
+
+/// Most bind parameters one statement carries: SQLite's limit, the smaller of the two.
+pub const MAX_BIND_PARAMS: usize = 32_766;
+
+/// `INSERT INTO <table> (<columns>) VALUES (…), (…) <tail>` over any number of rows.
+#[derive(Debug)]
+pub struct InsertRows {
+    head: String,
+    tail: String,
+    width: usize,
+    rows: Vec<Vec<Value>>,
+}
+
+impl InsertRows {
+    /// Rows of `table` with `columns` (each row binds one value per column), and `tail` after the
+    /// values of every statement (an `ON CONFLICT` or `RETURNING` clause, or nothing).
+    pub fn new(table: &str, columns: &[&str], tail: &str) -> Self {
+        InsertRows {
+            head: format!("INSERT INTO {table} ({}) VALUES ", columns.join(", ")),
+            tail: tail.to_owned(),
+            width: columns.len(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row; its values follow the order of the columns.
+    pub fn push(&mut self, values: Vec<Value>) {
+        debug_assert_eq!(values.len(), self.width, "one value per column");
+        self.rows.push(values);
+    }
+
+    /// How many rows are waiting.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// True when no row was added.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The statements, each with as many rows as the parameter limit allows.
+    fn statements(self) -> Vec<Sql> {
+        let per_statement = (MAX_BIND_PARAMS / self.width.max(1)).max(1);
+        let mut out = Vec::new();
+        let mut rows = self.rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let mut q = sql("");
+            let mut text = self.head.clone();
+            for (i, row) in rows.by_ref().take(per_statement).enumerate() {
+                if i > 0 {
+                    text.push_str(", ");
+                }
+                text.push('(');
+                for (j, value) in row.into_iter().enumerate() {
+                    if j > 0 {
+                        text.push_str(", ");
+                    }
+                    text.push_str(&q.push_arg(value));
+                }
+                text.push(')');
+            }
+            text.push(' ');
+            text.push_str(&self.tail);
+            q.push(&text);
+            out.push(q);
+        }
+        out
+    }
+
+    /// Runs the statements; returns the number of rows inserted.
+    pub async fn execute(self, tx: &mut Tx) -> AppResult<u64> {
+        let mut inserted = 0;
+        for q in self.statements() {
+            inserted += tx.execute(q).await?;
+        }
+        Ok(inserted)
+    }
+
+    /// Runs the statements (whose tail is a `RETURNING` clause) and decodes every returned row.
+    pub async fn fetch_all<T: Row>(self, tx: &mut Tx) -> AppResult<Vec<T>> {
+        let mut out = Vec::new();
+        for q in self.statements() {
+            out.extend(tx.fetch_all::<T>(q).await?);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_cut_under_the_parameter_limit() {
+        let mut rows = InsertRows::new("t", &["a", "b", "c"], "ON CONFLICT DO NOTHING");
+        let total = MAX_BIND_PARAMS / 3 * 2 + 5;
+        for i in 0..total {
+            rows.push(vec![
+                Value::from(i as i64),
+                Value::from("x"),
+                Value::from(true),
+            ]);
+        }
+        let statements = rows.statements();
+        assert_eq!(statements.len(), 3);
+        let first = statements[0].text();
+        assert!(first.starts_with("INSERT INTO t (a, b, c) VALUES ($1, $2, $3), ($4, $5, $6)"));
+        assert!(first.ends_with(" ON CONFLICT DO NOTHING"));
+        assert!(first.contains(&format!("${MAX_BIND_PARAMS})")));
+        assert!(!first.contains(&format!("${}", MAX_BIND_PARAMS + 1)));
+        assert!(
+            statements[2]
+                .text()
+                .ends_with("($13, $14, $15) ON CONFLICT DO NOTHING")
+        );
+    }
+}
