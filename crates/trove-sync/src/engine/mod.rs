@@ -9,14 +9,16 @@
 mod apply;
 mod desired;
 pub mod faults;
+mod plans;
 mod remote;
 mod run;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use trove_core::{AppError, AppResult, ConnectorTargetId, OrgId, SyncEventId};
-use trove_discovery::Discovery;
+use trove_discovery::{Discovery, Reusable};
 use trove_sources::{RepoSnapshot, RepositorySource};
 use trove_store::Store;
 use trove_store::connectors::model::{SyncEvent, Target};
@@ -42,7 +44,15 @@ pub struct Engine {
     source: Arc<dyn RepositorySource>,
     faults: Faults,
     lease_ms: i64,
+    /// The reusable part of each target's last discovery made by this engine, so a worker that
+    /// reconciles the same target again does not reload it from the database. Only a shortcut:
+    /// reuse is decided by fingerprints, so an entry another process made stale costs a re-read,
+    /// never a wrong result.
+    reusable: Mutex<HashMap<ConnectorTargetId, Arc<Reusable>>>,
 }
+
+/// Targets whose last discovery an engine keeps in memory.
+const REUSABLE_TARGETS: usize = 16;
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -107,6 +117,7 @@ impl Engine {
             source,
             faults: Faults::new(),
             lease_ms: DEFAULT_LEASE_MS,
+            reusable: Mutex::new(HashMap::new()),
         }
     }
 
@@ -188,16 +199,20 @@ impl Engine {
         target: ConnectorTargetId,
         snap: RepoSnapshot,
     ) -> AppResult<Discovery> {
-        let prior = self.store.reusable_discovery(target).await?;
-        let (found, prior) = tokio::task::spawn_blocking(move || {
-            let found = trove_discovery::discover_reusing(&snap, &prior);
-            (found, prior)
-        })
-        .await
-        .map_err(AppError::internal)?;
+        let remembered = self.remembered(target);
+        let prior = match remembered {
+            Some(prior) => prior,
+            None => Arc::new(self.store.reusable_discovery(target).await?),
+        };
+        let before = Arc::clone(&prior);
+        let found =
+            tokio::task::spawn_blocking(move || trove_discovery::discover_reusing(&snap, &prior))
+                .await
+                .map_err(AppError::internal)?;
         self.store
-            .store_reusable_discovery(org, target, &prior, &found.reusable)
+            .store_reusable_discovery(org, target, &before, &found.reusable)
             .await?;
+        self.remember(target, Arc::new(found.reusable));
         tracing::debug!(
             %target,
             plugins = found.discovery.plugins.len(),
@@ -205,5 +220,21 @@ impl Engine {
             "discovered"
         );
         Ok(found.discovery)
+    }
+
+    fn remembered(&self, target: ConnectorTargetId) -> Option<Arc<Reusable>> {
+        let held = self.reusable.lock().unwrap_or_else(|p| p.into_inner());
+        held.get(&target).cloned()
+    }
+
+    fn remember(&self, target: ConnectorTargetId, reusable: Arc<Reusable>) {
+        let mut held = self.reusable.lock().unwrap_or_else(|p| p.into_inner());
+        if held.len() >= REUSABLE_TARGETS && !held.contains_key(&target) {
+            // Any one goes: the next discovery of that target reloads it from the database.
+            if let Some(evicted) = held.keys().next().copied() {
+                held.remove(&evicted);
+            }
+        }
+        held.insert(target, reusable);
     }
 }

@@ -4,7 +4,6 @@ use std::collections::{HashMap, HashSet};
 
 use trove_core::{AppError, AppResult, ConnectorInstanceId, OrgId, SyncEventId};
 use trove_discovery::{Discovery, PluginCandidate};
-use trove_sources::RepoSnapshot;
 use trove_store::connectors::bindings::Binding;
 use trove_store::connectors::events::{NewSyncEvent, SyncResult};
 use trove_store::connectors::model::{FileError, SyncCounts, SyncEvent, SyncStatus, Trigger};
@@ -16,6 +15,7 @@ use uuid::Uuid;
 use super::apply::{PluginWrite, tombstone_plugin, write_plugin, writes_nothing};
 use super::desired::{PluginPlan, plan_plugin};
 use super::faults::points;
+use super::plans::LocalPlans;
 use super::{Engine, remote, source_error, source_target};
 
 fn add(total: &mut SyncCounts, c: SyncCounts) {
@@ -24,6 +24,15 @@ fn add(total: &mut SyncCounts, c: SyncCounts) {
     total.deleted += c.deleted;
     total.unchanged += c.unchanged;
     total.skipped += c.skipped;
+}
+
+/// What each live binding of a plugin was read from (identity path → digest), so its plan reads
+/// only the components whose objects changed.
+fn known_digests(bindings: &[Binding]) -> HashMap<String, String> {
+    bindings
+        .iter()
+        .filter_map(|b| Some((b.path.clone(), b.source_digest.clone()?)))
+        .collect()
 }
 
 fn plugin_meta(p: &PluginCandidate) -> ImportedPlugin {
@@ -167,6 +176,21 @@ impl Engine {
             Some((key, m)) => state.marketplace_current(key, m)?,
             None => true,
         };
+        let mut local_plans = LocalPlans::start(
+            snap.clone(),
+            discovery
+                .plugins
+                .iter()
+                .filter(|p| selected.contains(&p.key) && !p.source.is_remote())
+                .map(|p| {
+                    let key = format!("{}:{}", target.id, p.key);
+                    (
+                        p.clone(),
+                        known_digests(bound.get(&key).map_or(&[], Vec::as_slice)),
+                    )
+                })
+                .collect(),
+        );
         for (position, plugin) in discovery.plugins.iter().enumerate() {
             if !selected.contains(&plugin.key) {
                 // Not selected (or deselected later): left exactly as it is.
@@ -175,11 +199,11 @@ impl Engine {
             }
             let key = format!("{}:{}", target.id, plugin.key);
             let bindings = bound.remove(&key).unwrap_or_default();
-            let known: HashMap<String, String> = bindings
-                .iter()
-                .filter_map(|b| Some((b.path.clone(), b.source_digest.clone()?)))
-                .collect();
-            let (plan, fetched) = self.plan(&snap, plugin, known).await;
+            let (plan, fetched) = if plugin.source.is_remote() {
+                self.plan_remote(plugin, known_digests(&bindings)).await
+            } else {
+                (local_plans.next().await, None)
+            };
             let plan = match plan {
                 Ok(plan) => plan,
                 Err(message) => {
@@ -254,30 +278,25 @@ impl Engine {
         })
     }
 
-    /// Reads a selected plugin's desired objects, fetching remote sources first.
-    async fn plan(
+    /// Fetches a selected remote plugin's source and reads its desired objects; also returns the
+    /// candidate discovered in the fetched source.
+    async fn plan_remote(
         &self,
-        snap: &RepoSnapshot,
         plugin: &PluginCandidate,
         known: HashMap<String, String>,
     ) -> (Result<PluginPlan, String>, Option<PluginCandidate>) {
-        let (snap, candidate) = if plugin.source.is_remote() {
-            match remote::fetch(self.source.as_ref(), &plugin.source).await {
-                Ok((s, mut c)) => {
-                    // The marketplace entry names the plugin; the fetched manifest fills the rest.
-                    c.name.clone_from(&plugin.name);
-                    (s, c)
-                }
-                Err(e) => return (Err(format!("fetching the plugin source: {e}")), None),
-            }
-        } else {
-            (snap.clone(), plugin.clone())
+        let (snap, mut candidate) = match remote::fetch(self.source.as_ref(), &plugin.source).await
+        {
+            Ok(fetched) => fetched,
+            Err(e) => return (Err(format!("fetching the plugin source: {e}")), None),
         };
-        let fetched = plugin.source.is_remote().then(|| candidate.clone());
+        // The marketplace entry names the plugin; the fetched manifest fills the rest.
+        candidate.name.clone_from(&plugin.name);
+        let fetched = candidate.clone();
         let planned = tokio::task::spawn_blocking(move || plan_plugin(&snap, &candidate, known))
             .await
             .map_err(|e| e.to_string());
-        (planned, fetched)
+        (planned, Some(fetched))
     }
 
     /// Which plugins to import: stored rows decide; a key seen for the first time is selected only
