@@ -283,8 +283,50 @@ async fn added_and_renamed_plugins_are_seen(db: &TestDb) {
     assert_eq!(h.s.live_bindings().await, 12);
 }
 
+async fn an_error_is_reported_until_fixed(db: &TestDb) {
+    let h = Harness::new(db).await;
+    h.repo.write(
+        "plugins/beta/skills/broken/SKILL.md",
+        "no frontmatter at all\n",
+    );
+    let (first, _) = h.sync("first, with a broken skill").await;
+    assert_eq!(first.status, SyncStatus::Partial, "{first:?}");
+    assert_eq!(first.errors.len(), 1, "{first:?}");
+    assert_eq!(first.counts.created, 16);
+
+    // Every later run reports it again (the plugin never counts as settled), while the others
+    // are left alone.
+    for message in ["again", "once more"] {
+        let (ev, reads) = h.sync(message).await;
+        assert_eq!(ev.status, SyncStatus::Partial, "{ev:?}");
+        assert_eq!(ev.errors.len(), 1, "{ev:?}");
+        assert_eq!(ev.errors[0].path, "plugins/beta/skills/broken");
+        assert_eq!(
+            ev.counts,
+            SyncCounts {
+                unchanged: 16,
+                skipped: 1,
+                ..SyncCounts::default()
+            }
+        );
+        read_only_under(&reads, &["plugins/beta"]);
+    }
+
+    h.repo.write(
+        "plugins/beta/skills/broken/SKILL.md",
+        "---\nname: broken\ndescription: fixed\n---\n\nFixed.\n",
+    );
+    let (fixed, _) = h.sync("fix it").await;
+    assert_eq!(fixed.status, SyncStatus::Completed, "{fixed:?}");
+    assert_eq!(fixed.counts, counts(1, 0, 0, 16));
+    let (after, reads) = h.sync("settled").await;
+    assert_eq!(after.counts, counts(0, 0, 0, 17));
+    read_only_under(&reads, &[]);
+}
+
 backend_tests!(
     one_change_with_reuse_writes_exactly_it,
+    an_error_is_reported_until_fixed,
     a_changed_manifest_invalidates_reuse,
     added_and_renamed_plugins_are_seen
 );

@@ -6,12 +6,14 @@
 //! path disappears the binding is closed and a tombstone written; a path that comes back gets a new
 //! object and a new binding, never the tombstoned identity.
 
+use std::collections::HashMap;
+
 use trove_core::time::now_ms;
 use trove_core::{AppResult, ConfigObjectId, ConnectorInstanceId, ConnectorTargetId, OrgId};
 use uuid::Uuid;
 
 use crate::Store;
-use crate::db::{Tx, sql};
+use crate::db::{Tx, in_list, sql};
 use crate::registry::batch::InsertRows;
 
 /// A live binding.
@@ -83,6 +85,45 @@ impl Store {
             )
             .await?;
         Ok(rows.into_iter().map(binding).collect())
+    }
+
+    /// How many live bindings each plugin key of a target has.
+    pub async fn live_binding_counts(
+        &self,
+        target: ConnectorTargetId,
+    ) -> AppResult<HashMap<String, i64>> {
+        let rows: Vec<(String, i64)> = self
+            .db
+            .fetch_all(
+                sql(
+                    "SELECT plugin_key, CAST(COUNT(*) AS BIGINT) FROM source_bindings \
+                     WHERE target_id = $1 AND closed_at IS NULL GROUP BY plugin_key",
+                )
+                .bind(target.uuid()),
+            )
+            .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// The live bindings of some plugin keys of a target.
+    pub async fn live_bindings_of(
+        &self,
+        target: ConnectorTargetId,
+        plugin_keys: &[String],
+    ) -> AppResult<Vec<Binding>> {
+        let mut out = Vec::new();
+        for chunk in plugin_keys.chunks(10_000) {
+            let mut q = sql("");
+            let t = q.push_arg(target.uuid());
+            let keys = in_list(&mut q, chunk.iter().cloned());
+            q.push(&format!(
+                "SELECT id, object_id, plugin_key, path, content_hash, sha, source_digest FROM source_bindings \
+                 WHERE target_id = {t} AND plugin_key IN {keys} AND closed_at IS NULL ORDER BY plugin_key, path"
+            ));
+            let rows: Vec<BindingRow> = self.db.fetch_all(q).await?;
+            out.extend(rows.into_iter().map(binding));
+        }
+        Ok(out)
     }
 
     /// The live bindings of one plugin of a target, read in the plugin's transaction.

@@ -7,14 +7,18 @@
 //! - each plugin folder's candidate with the fingerprint of its inputs, per (target, plugin key),
 //!   so the next discovery of the target, at any commit, reads only the folders that changed
 //!   (`trove_discovery::discover_reusing`). Only candidates whose fingerprint moved are rewritten.
+//!   Beside it, the fingerprint whose components the plugin's bindings fully hold (`applied`), so a
+//!   reconcile can leave a plugin whose folder did not move without planning it.
 
 use sea_query::Value;
+use std::collections::HashMap;
+
 use trove_core::time::now_ms;
 use trove_core::{AppResult, ConnectorTargetId, OrgId};
 use trove_discovery::{BuiltPlugin, Reusable};
 
 use crate::Store;
-use crate::db::{in_list, sql};
+use crate::db::{Tx, in_list, sql};
 use crate::registry::batch::InsertRows;
 
 impl Store {
@@ -157,5 +161,61 @@ impl Store {
         rows.execute(&mut tx).await?;
         tx.commit().await?;
         Ok(written)
+    }
+
+    /// Per plugin key of a target, the fingerprint whose components its live bindings fully hold.
+    pub async fn applied_fingerprints(
+        &self,
+        target: ConnectorTargetId,
+    ) -> AppResult<HashMap<String, String>> {
+        let rows: Vec<(String, String)> = self
+            .db
+            .fetch_all(
+                sql(
+                    "SELECT plugin_key, applied FROM connector_plugin_discoveries \
+                     WHERE target_id = $1 AND applied IS NOT NULL",
+                )
+                .bind(target.uuid()),
+            )
+            .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Records (or with `None` clears) the fingerprint whose components the bindings of
+    /// `plugin_key` now hold, in the transaction that wrote them. A key with no kept candidate
+    /// has nothing to record.
+    pub async fn set_applied_in(
+        &self,
+        tx: &mut Tx,
+        target: ConnectorTargetId,
+        plugin_key: &str,
+        applied: Option<&str>,
+    ) -> AppResult<()> {
+        tx.execute(
+            sql("UPDATE connector_plugin_discoveries SET applied = $1 WHERE target_id = $2 AND plugin_key = $3")
+                .bind(applied.map(str::to_owned))
+                .bind(target.uuid())
+                .bind(plugin_key.to_owned()),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// [`Store::set_applied_in`] for several plugins (key, fingerprint or `None`), in one
+    /// transaction.
+    pub async fn set_applied(
+        &self,
+        target: ConnectorTargetId,
+        changes: &[(String, Option<String>)],
+    ) -> AppResult<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.db.begin().await?;
+        for (key, applied) in changes {
+            self.set_applied_in(&mut tx, target, key, applied.as_deref())
+                .await?;
+        }
+        tx.commit().await
     }
 }

@@ -35,6 +35,9 @@ pub struct PluginWrite<'a> {
     pub marketplace: Option<(&'a str, &'a ImportedMarketplace, i32)>,
     /// Whether paths missing from `plan` may be tombstoned (the listing was complete).
     pub may_tombstone: bool,
+    /// The plugin's key in discovery, and the fingerprint its bindings hold once this write
+    /// commits (`None`: not known to hold any, so the next run plans it again).
+    pub applied: (&'a str, Option<&'a str>),
 }
 
 /// True when [`write_plugin`] would write nothing for `plan`: no component to create, update or
@@ -57,15 +60,37 @@ pub fn writes_nothing(
     if gone && w.may_tombstone {
         return Ok(false);
     }
-    if !state.plugin_current(w.key, w.plugin)? {
-        return Ok(false);
+    PluginRows {
+        key: w.key,
+        plugin: w.plugin,
+        marketplace: w.marketplace,
     }
-    Ok(match w.marketplace {
-        Some((market_key, _, position)) => {
-            market_current && state.placed(market_key, w.key, position)
+    .current(state, market_current)
+}
+
+/// A plugin's own rows as a write would leave them: the plugin, and its marketplace and place.
+pub struct PluginRows<'a> {
+    /// The plugin's source key.
+    pub key: &'a str,
+    /// Its metadata.
+    pub plugin: &'a ImportedPlugin,
+    /// Its marketplace (source key, metadata, position), if any.
+    pub marketplace: Option<(&'a str, &'a ImportedMarketplace, i32)>,
+}
+
+impl PluginRows<'_> {
+    /// True when `state` already holds these rows (`market_current`: the marketplace row does).
+    pub fn current(&self, state: &ImportedState, market_current: bool) -> AppResult<bool> {
+        if !state.plugin_current(self.key, self.plugin)? {
+            return Ok(false);
         }
-        None => true,
-    })
+        Ok(match self.marketplace {
+            Some((market_key, _, position)) => {
+                market_current && state.placed(market_key, self.key, position)
+            }
+            None => true,
+        })
+    }
 }
 
 /// Writes one plugin in one transaction and returns what changed.
@@ -191,6 +216,9 @@ pub async fn write_plugin(
             .await?;
         counts.created += i32::try_from(new.len()).unwrap_or(i32::MAX);
     }
+    store
+        .set_applied_in(&mut tx, w.target, w.applied.0, w.applied.1)
+        .await?;
     faults.check(points::PLUGIN_BEFORE_COMMIT)?;
     tx.commit().await?;
     Ok(counts)

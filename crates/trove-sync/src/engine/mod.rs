@@ -38,6 +38,12 @@ pub struct TargetDiscovery {
     pub discovery: Discovery,
 }
 
+/// A discovery and the fingerprint of each plugin candidate it kept for reuse (by plugin key).
+pub(crate) struct Discovered {
+    pub discovery: Discovery,
+    pub fingerprints: HashMap<String, String>,
+}
+
 /// The reconcile engine (share it as `Arc<Engine>`).
 pub struct Engine {
     store: Store,
@@ -162,7 +168,7 @@ impl Engine {
             .snapshot(&src, &head.sha)
             .await
             .map_err(source_error)?;
-        let discovery = self.discover_reusing(org, target, snap).await?;
+        let discovery = self.discover_reusing(org, target, snap).await?.discovery;
         let json = serde_json::to_string(&discovery)?;
         self.store
             .cache_discovery(org, target, &head.sha, &json)
@@ -198,7 +204,7 @@ impl Engine {
         org: OrgId,
         target: ConnectorTargetId,
         snap: RepoSnapshot,
-    ) -> AppResult<Discovery> {
+    ) -> AppResult<Discovered> {
         let remembered = self.remembered(target);
         let prior = match remembered {
             Some(prior) => prior,
@@ -212,6 +218,12 @@ impl Engine {
         self.store
             .store_reusable_discovery(org, target, &before, &found.reusable)
             .await?;
+        let fingerprints = found
+            .reusable
+            .plugins
+            .iter()
+            .map(|(key, built)| (key.clone(), built.fingerprint.clone()))
+            .collect();
         self.remember(target, Arc::new(found.reusable));
         tracing::debug!(
             %target,
@@ -219,7 +231,10 @@ impl Engine {
             reused = found.reused,
             "discovered"
         );
-        Ok(found.discovery)
+        Ok(Discovered {
+            discovery: found.discovery,
+            fingerprints,
+        })
     }
 
     fn remembered(&self, target: ConnectorTargetId) -> Option<Arc<Reusable>> {

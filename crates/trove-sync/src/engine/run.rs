@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use trove_core::{AppError, AppResult, ConnectorInstanceId, OrgId, SyncEventId};
 use trove_discovery::{Discovery, PluginCandidate};
+use trove_sources::RepoSnapshot;
 use trove_store::connectors::bindings::Binding;
 use trove_store::connectors::events::{NewSyncEvent, SyncResult};
 use trove_store::connectors::model::{FileError, SyncCounts, SyncEvent, SyncStatus, Trigger};
@@ -12,11 +13,11 @@ use trove_store::registry::plugins::PluginMetadata;
 use trove_store::sql;
 use uuid::Uuid;
 
-use super::apply::{PluginWrite, tombstone_plugin, write_plugin, writes_nothing};
+use super::apply::{PluginRows, PluginWrite, tombstone_plugin, write_plugin, writes_nothing};
 use super::desired::{PluginPlan, plan_plugin};
 use super::faults::points;
 use super::plans::LocalPlans;
-use super::{Engine, remote, source_error, source_target};
+use super::{Discovered, Engine, remote, source_error, source_target};
 
 fn add(total: &mut SyncCounts, c: SyncCounts) {
     total.created += c.created;
@@ -134,7 +135,10 @@ impl Engine {
             .snapshot(&src, &head.sha)
             .await
             .map_err(source_error)?;
-        let discovery = self.discover_reusing(org, target.id, snap.clone()).await?;
+        let Discovered {
+            discovery,
+            fingerprints,
+        } = self.discover_reusing(org, target.id, snap.clone()).await?;
         self.faults.check(points::DISCOVERED)?;
         let selected = self
             .selection(org, ev.instance_id, &discovery, auto_import)
@@ -153,22 +157,42 @@ impl Engine {
                 },
             )
         });
-        // The live bindings by plugin key: what each component was read from (so the plan reads
-        // only the components whose objects changed) and which keys the commit no longer has.
-        let mut bound: HashMap<String, Vec<Binding>> = HashMap::new();
-        for b in self.store.live_bindings(target.id).await? {
-            bound.entry(b.plugin_key.clone()).or_default().push(b);
-        }
+        // How many live bindings each plugin key has, and which keys the commit no longer has.
+        let bound_counts = self.store.live_binding_counts(target.id).await?;
         let present: HashSet<String> = discovery
             .plugins
             .iter()
             .map(|p| format!("{}:{}", target.id, p.key))
             .collect();
-        let vanished: Vec<String> = bound
+        let vanished: Vec<String> = bound_counts
             .keys()
             .filter(|k| !present.contains(*k))
             .cloned()
             .collect();
+        // A settled plugin's folder has the fingerprint whose components its bindings fully hold:
+        // planning it would find every component unchanged, so it is neither planned nor are its
+        // bindings read.
+        let applied = self.store.applied_fingerprints(target.id).await?;
+        let fingerprint_of = |p: &PluginCandidate| fingerprints.get(&p.key).map(String::as_str);
+        let settled = |p: &PluginCandidate| {
+            complete
+                && !p.source.is_remote()
+                && fingerprint_of(p)
+                    .is_some_and(|f| applied.get(&p.key).map(String::as_str) == Some(f))
+        };
+        let to_plan: Vec<&PluginCandidate> = discovery
+            .plugins
+            .iter()
+            .filter(|p| selected.contains(&p.key) && !settled(p))
+            .collect();
+        let keys: Vec<String> = to_plan
+            .iter()
+            .map(|p| format!("{}:{}", target.id, p.key))
+            .collect();
+        let mut bound: HashMap<String, Vec<Binding>> = HashMap::new();
+        for b in self.store.live_bindings_of(target.id, &keys).await? {
+            bound.entry(b.plugin_key.clone()).or_default().push(b);
+        }
         // The plugin and marketplace rows as the last import left them: a plugin whose plan and
         // rows would all stay as they are needs no transaction.
         let state = self.store.imported_state(org, ev.instance_id).await?;
@@ -178,19 +202,17 @@ impl Engine {
         };
         let mut local_plans = LocalPlans::start(
             snap.clone(),
-            discovery
-                .plugins
+            to_plan
                 .iter()
-                .filter(|p| selected.contains(&p.key) && !p.source.is_remote())
+                .filter(|p| !p.source.is_remote())
                 .map(|p| {
                     let key = format!("{}:{}", target.id, p.key);
-                    (
-                        p.clone(),
-                        known_digests(bound.get(&key).map_or(&[], Vec::as_slice)),
-                    )
+                    let known = known_digests(bound.get(&key).map_or(&[], Vec::as_slice));
+                    ((*p).clone(), known)
                 })
                 .collect(),
         );
+        let mut applied_changes: Vec<(String, Option<String>)> = Vec::new();
         for (position, plugin) in discovery.plugins.iter().enumerate() {
             if !selected.contains(&plugin.key) {
                 // Not selected (or deselected later): left exactly as it is.
@@ -198,9 +220,38 @@ impl Engine {
                 continue;
             }
             let key = format!("{}:{}", target.id, plugin.key);
+            let marketplace = market
+                .as_ref()
+                .map(|(k, m)| (k.as_str(), m, i32::try_from(position).unwrap_or(i32::MAX)));
+            let is_settled = settled(plugin);
+            if is_settled {
+                let meta = plugin_meta(plugin);
+                let rows = PluginRows {
+                    key: &key,
+                    plugin: &meta,
+                    marketplace,
+                };
+                if rows.current(&state, market_current)? {
+                    let held = bound_counts.get(&key).copied().unwrap_or(0);
+                    counts.unchanged += i32::try_from(held).unwrap_or(i32::MAX);
+                    continue;
+                }
+                // Its rows changed (by hand, or its place in the marketplace): plan it after all.
+                let bindings = self
+                    .store
+                    .live_bindings_of(target.id, std::slice::from_ref(&key))
+                    .await?;
+                bound.insert(key.clone(), bindings);
+            }
             let bindings = bound.remove(&key).unwrap_or_default();
             let (plan, fetched) = if plugin.source.is_remote() {
                 self.plan_remote(plugin, known_digests(&bindings)).await
+            } else if is_settled {
+                (
+                    self.plan_local(&snap, plugin, known_digests(&bindings))
+                        .await,
+                    None,
+                )
             } else {
                 (local_plans.next().await, None)
             };
@@ -215,6 +266,13 @@ impl Engine {
                     continue;
                 }
             };
+            // Recorded only for a plan with nothing left out, made from a complete listing.
+            let clean = complete
+                && !plugin.source.is_remote()
+                && plan.errors.is_empty()
+                && plan.present_invalid.is_empty()
+                && plan.skipped == 0;
+            let now_applied = fingerprint_of(plugin).filter(|_| clean);
             let meta = plugin_meta(fetched.as_ref().unwrap_or(plugin));
             let write = PluginWrite {
                 org,
@@ -223,15 +281,17 @@ impl Engine {
                 sha: &head.sha,
                 key: &key,
                 plugin: &meta,
-                marketplace: market
-                    .as_ref()
-                    .map(|(k, m)| (k.as_str(), m, i32::try_from(position).unwrap_or(i32::MAX))),
+                marketplace,
                 may_tombstone: complete,
+                applied: (&plugin.key, now_applied),
             };
             if writes_nothing(&write, &plan, &bindings, &state, market_current)? {
                 counts.unchanged += i32::try_from(plan.same.len()).unwrap_or(i32::MAX);
                 counts.skipped += plan.skipped;
                 errors.extend(plan.errors);
+                if now_applied != applied.get(&plugin.key).map(String::as_str) {
+                    applied_changes.push((plugin.key.clone(), now_applied.map(str::to_owned)));
+                }
                 continue;
             }
             let written = match write_plugin(&self.store, &self.faults, &write, &plan).await {
@@ -251,6 +311,7 @@ impl Engine {
                 .lock_target(target.id, holder, self.lease_ms)
                 .await?;
         }
+        self.store.set_applied(target.id, &applied_changes).await?;
         if complete {
             for key in &vanished {
                 counts.deleted +=
@@ -276,6 +337,19 @@ impl Engine {
             errors,
             message,
         })
+    }
+
+    /// Reads a selected local plugin's desired objects (off the async threads).
+    async fn plan_local(
+        &self,
+        snap: &RepoSnapshot,
+        plugin: &PluginCandidate,
+        known: HashMap<String, String>,
+    ) -> Result<PluginPlan, String> {
+        let (snap, candidate) = (snap.clone(), plugin.clone());
+        tokio::task::spawn_blocking(move || plan_plugin(&snap, &candidate, known))
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// Fetches a selected remote plugin's source and reads its desired objects; also returns the
