@@ -1,10 +1,11 @@
 //! GitHub webhook deliveries: the record that makes a redelivery (same `X-GitHub-Delivery`) do no
 //! new work, and its retention.
 //!
-//! A delivery is inserted as `received` before anything it causes, in the same transaction as its
-//! effects; the primary key does the deduplication, so two servers receiving the same delivery at
-//! once cannot both act on it (the second insert waits for the first transaction, then finds the
-//! row). Its final outcome is set before that transaction commits, so a committed row never says
+//! A delivery is inserted before anything it causes, in the same transaction as its effects; the
+//! primary key does the deduplication, so two servers receiving the same delivery at once cannot
+//! both act on it (the second insert waits for the first transaction, then finds the row). It is
+//! inserted with its outcome when the caller knows it beforehand (a push), otherwise as `received`
+//! and given its outcome before that transaction commits, so a committed row never says
 //! `received`. Rows are written many per statement: the webhook ingest commits deliveries in
 //! groups.
 
@@ -38,6 +39,10 @@ pub struct NewDelivery {
     /// `repository.id`, if any.
     pub repository_id: Option<i64>,
 }
+
+/// A delivery to record with the outcome it gets if it is new (`None`: `received`, to be settled
+/// before commit).
+pub type SettledDelivery<'a> = (&'a NewDelivery, Option<(DeliveryOutcome, Option<&'a str>)>);
 
 /// What a recorded delivery led to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -84,39 +89,54 @@ pub struct DeliveryRecord {
 }
 
 impl Store {
-    /// Records deliveries in `tx` and returns the ids that were new; an id already recorded (a
-    /// redelivery, or a copy in flight on another server) is left out and must cause no work.
-    /// Rows are inserted in id order, so concurrent transactions lock them in the same order.
+    /// Records deliveries in `tx` as `received` and returns the ids that were new; an id already
+    /// recorded (a redelivery, or a copy in flight on another server) is left out and must cause no
+    /// work. Rows are inserted in id order, so concurrent transactions lock them in the same order.
     pub async fn record_deliveries_in(
         &self,
         tx: &mut Tx,
         deliveries: &[NewDelivery],
     ) -> AppResult<HashSet<String>> {
-        let mut sorted: Vec<&NewDelivery> = deliveries.iter().collect();
-        sorted.sort_by(|a, b| a.delivery_id.cmp(&b.delivery_id));
-        sorted.dedup_by(|a, b| a.delivery_id == b.delivery_id);
+        let rows: Vec<SettledDelivery<'_>> = deliveries.iter().map(|d| (d, None)).collect();
+        self.record_settled_deliveries_in(tx, &rows).await
+    }
+
+    /// Records deliveries in `tx` with the outcome each will have if it is new (`None`: `received`,
+    /// to be set by [`Store::set_delivery_outcomes_in`] before commit), and returns the ids that
+    /// were new. A caller that can decide outcomes before knowing which ids are new saves the
+    /// follow-up update; the row of an id already recorded is left as it was.
+    pub async fn record_settled_deliveries_in(
+        &self,
+        tx: &mut Tx,
+        deliveries: &[SettledDelivery<'_>],
+    ) -> AppResult<HashSet<String>> {
+        let mut sorted: Vec<_> = deliveries.iter().collect();
+        sorted.sort_by(|a, b| a.0.delivery_id.cmp(&b.0.delivery_id));
+        sorted.dedup_by(|a, b| a.0.delivery_id == b.0.delivery_id);
         let now = now_ms();
         let mut fresh = HashSet::with_capacity(sorted.len());
         for chunk in sorted.chunks(ROWS_PER_STATEMENT) {
             let mut q = sql("");
             let mut tuples = Vec::with_capacity(chunk.len());
-            for d in chunk {
+            for (d, outcome) in chunk {
+                let (outcome, reason) = match outcome {
+                    Some((outcome, reason)) => (outcome.as_str(), reason.map(str::to_owned)),
+                    None => ("received", None),
+                };
                 let values = [
                     q.push_arg(d.delivery_id.as_str()),
                     q.push_arg(d.event.as_str()),
                     q.push_arg(d.action.clone()),
                     q.push_arg(d.installation_id),
                     q.push_arg(d.repository_id),
+                    q.push_arg(outcome),
+                    q.push_arg(reason),
                     q.push_arg(now),
                 ];
-                tuples.push(format!(
-                    "({}, 'received', {})",
-                    values[..5].join(", "),
-                    values[5]
-                ));
+                tuples.push(format!("({})", values.join(", ")));
             }
             q.push(&format!(
-                "INSERT INTO webhook_deliveries (delivery_id, event, action, installation_id, repository_id, outcome, received_at) \
+                "INSERT INTO webhook_deliveries (delivery_id, event, action, installation_id, repository_id, outcome, reason, received_at) \
                  VALUES {} ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id",
                 tuples.join(", ")
             ));

@@ -25,6 +25,9 @@ use trove_sync::jobs::ReconcileJob;
 
 use super::work::{Work, WorkKind};
 
+/// How a delivery's row records its outcome: the outcome and its reason.
+type Recorded = (DeliveryOutcome, Option<String>);
+
 /// What a delivery led to, once committed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -40,7 +43,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// How the delivery's row records it (`None` for a duplicate, which has no row of its own).
-    fn recorded(&self) -> Option<(DeliveryOutcome, Option<String>)> {
+    fn recorded(&self) -> Option<Recorded> {
         match self {
             Self::Queued(_) => Some((DeliveryOutcome::Queued, None)),
             Self::Applied(what) => Some((DeliveryOutcome::Applied, Some(what.clone()))),
@@ -51,6 +54,11 @@ impl Outcome {
 }
 
 /// Records and acts on `batch` in one transaction; one outcome per delivery, in order.
+///
+/// A push's outcome depends only on the targets that follow its branch, so the followed targets
+/// are read first and each push's row is inserted with its final outcome: no update follows.
+/// Lifecycle deliveries, whose outcome depends on what applying them changes, are inserted as
+/// `received` and updated once applied.
 pub async fn write_batch(store: &Store, batch: &[Work]) -> AppResult<Vec<Outcome>> {
     // The first occurrence of each id acts; later copies are duplicates of it.
     let mut seen = HashSet::with_capacity(batch.len());
@@ -58,25 +66,8 @@ pub async fn write_batch(store: &Store, batch: &[Work]) -> AppResult<Vec<Outcome
         .iter()
         .map(|w| seen.insert(w.delivery_id.as_str()))
         .collect();
-    let news: Vec<NewDelivery> = batch
-        .iter()
-        .zip(&firsts)
-        .filter(|(_, first)| **first)
-        .map(|(w, _)| NewDelivery {
-            delivery_id: w.delivery_id.clone(),
-            event: w.event.clone(),
-            action: w.action.clone(),
-            installation_id: Some(w.installation_id),
-            repository_id: w.repository_id,
-        })
-        .collect();
-
-    let mut tx = store.db.begin().await?;
-    let fresh = store.record_deliveries_in(&mut tx, &news).await?;
-    let acts = |i: usize| firsts[i] && fresh.contains(&batch[i].delivery_id);
-
     let mut repositories: Vec<i64> = (0..batch.len())
-        .filter(|&i| acts(i))
+        .filter(|&i| firsts[i])
         .filter_map(|i| match &batch[i].kind {
             WorkKind::Push { repository_id, .. } => Some(*repository_id),
             WorkKind::Lifecycle(_) => None,
@@ -84,7 +75,36 @@ pub async fn write_batch(store: &Store, batch: &[Work]) -> AppResult<Vec<Outcome
         .collect();
     repositories.sort_unstable();
     repositories.dedup();
+
+    let mut tx = store.db.begin().await?;
     let targets = store.tracked_targets_in(&mut tx, &repositories).await?;
+    let news: Vec<(NewDelivery, Option<Recorded>)> = batch
+        .iter()
+        .zip(&firsts)
+        .filter(|(_, first)| **first)
+        .map(|(w, _)| {
+            let new = NewDelivery {
+                delivery_id: w.delivery_id.clone(),
+                event: w.event.clone(),
+                action: w.action.clone(),
+                installation_id: Some(w.installation_id),
+                repository_id: w.repository_id,
+            };
+            let settled = match &w.kind {
+                WorkKind::Push { branch, head, .. } => {
+                    push_outcome(branch, head.as_deref(), &followers(&targets, w)).recorded()
+                }
+                WorkKind::Lifecycle(_) => None,
+            };
+            (new, settled)
+        })
+        .collect();
+    let rows: Vec<_> = news
+        .iter()
+        .map(|(new, settled)| (new, settled.as_ref().map(|(k, r)| (*k, r.as_deref()))))
+        .collect();
+    let fresh = store.record_settled_deliveries_in(&mut tx, &rows).await?;
+    let acts = |i: usize| firsts[i] && fresh.contains(&batch[i].delivery_id);
     let mut statuses = TargetStatuses::new(&targets);
 
     // Reconciles wanted by the batch, one per (target, head), and which pushes want which.
@@ -92,30 +112,16 @@ pub async fn write_batch(store: &Store, batch: &[Work]) -> AppResult<Vec<Outcome
     let mut syncs: Vec<QueuedSync> = Vec::new();
     let mut pushes: Vec<(usize, Vec<usize>)> = Vec::new();
     let mut outcomes = vec![Outcome::Duplicate; batch.len()];
-    let mut recorded = Vec::with_capacity(fresh.len());
+    let mut lifecycle_outcomes = Vec::new();
     for (i, work) in batch.iter().enumerate() {
         if !acts(i) {
             continue;
         }
-        let outcome = match &work.kind {
-            WorkKind::Push {
-                repository_id,
-                branch,
-                head,
-            } => {
-                let matched: Vec<&TrackedTarget> = targets
-                    .iter()
-                    .filter(|t| {
-                        t.installation_id == work.installation_id
-                            && t.repository_id == *repository_id
-                            && t.branch == *branch
-                    })
-                    .collect();
+        outcomes[i] = match &work.kind {
+            WorkKind::Push { branch, head, .. } => {
+                let matched = followers(&targets, work);
                 match head {
-                    _ if matched.is_empty() => Outcome::Ignored(format!(
-                        "branch `{branch}` is not followed by an active connector of this installation"
-                    )),
-                    Some(sha) => {
+                    Some(sha) if !matched.is_empty() => {
                         let mut wanted = Vec::with_capacity(matched.len());
                         for t in matched {
                             statuses.set(t.target, "active");
@@ -134,15 +140,13 @@ pub async fn write_batch(store: &Store, batch: &[Work]) -> AppResult<Vec<Outcome
                         for t in &matched {
                             statuses.set(t.target, "branch_missing");
                         }
-                        Outcome::Applied(format!(
-                            "branch `{branch}` was deleted: {} target(s) marked branch_missing, objects kept",
-                            matched.len()
-                        ))
+                        push_outcome(branch, None, &matched)
                     }
+                    Some(_) => push_outcome(branch, head.as_deref(), &matched),
                 }
             }
             WorkKind::Lifecycle(event) => {
-                match store
+                let outcome = match store
                     .apply_github_lifecycle_in(&mut tx, work.installation_id, event)
                     .await?
                 {
@@ -155,13 +159,13 @@ pub async fn write_batch(store: &Store, batch: &[Work]) -> AppResult<Vec<Outcome
                         report.accounts, report.instances, report.targets
                     )),
                     Some(_) => Outcome::Ignored("nothing to change".into()),
+                };
+                if let Some((kind, reason)) = outcome.recorded() {
+                    lifecycle_outcomes.push((work.delivery_id.clone(), kind, reason));
                 }
+                outcome
             }
         };
-        if let Some((kind, reason)) = outcome.recorded() {
-            recorded.push((work.delivery_id.clone(), kind, reason));
-        }
-        outcomes[i] = outcome;
     }
     let settled = store.enqueue_sync_events_in(&mut tx, &syncs).await?;
     let mut events = Vec::with_capacity(syncs.len());
@@ -177,18 +181,53 @@ pub async fn write_batch(store: &Store, batch: &[Work]) -> AppResult<Vec<Outcome
         });
     }
     for (i, wanted) in pushes {
-        let outcome = Outcome::Queued(wanted.into_iter().map(|slot| events[slot]).collect());
-        if let Some((kind, reason)) = outcome.recorded() {
-            recorded.push((batch[i].delivery_id.clone(), kind, reason));
-        }
-        outcomes[i] = outcome;
+        outcomes[i] = Outcome::Queued(wanted.into_iter().map(|slot| events[slot]).collect());
     }
     for (status, ids) in statuses.changes() {
         store.set_targets_status_in(&mut tx, &ids, status).await?;
     }
-    store.set_delivery_outcomes_in(&mut tx, &recorded).await?;
+    if !lifecycle_outcomes.is_empty() {
+        store
+            .set_delivery_outcomes_in(&mut tx, &lifecycle_outcomes)
+            .await?;
+    }
     tx.commit().await?;
     Ok(outcomes)
+}
+
+/// The tracked targets that follow the branch `work` pushed to, for its installation.
+fn followers<'t>(targets: &'t [TrackedTarget], work: &Work) -> Vec<&'t TrackedTarget> {
+    let WorkKind::Push {
+        repository_id,
+        branch,
+        ..
+    } = &work.kind
+    else {
+        return Vec::new();
+    };
+    targets
+        .iter()
+        .filter(|t| {
+            t.installation_id == work.installation_id
+                && t.repository_id == *repository_id
+                && t.branch == *branch
+        })
+        .collect()
+}
+
+/// What a push to `branch` leads to, given the targets following it: reconciles (the events are
+/// filled in once enqueued), `branch_missing` statuses for a deleted branch, or nothing.
+fn push_outcome(branch: &str, head: Option<&str>, matched: &[&TrackedTarget]) -> Outcome {
+    match head {
+        _ if matched.is_empty() => Outcome::Ignored(format!(
+            "branch `{branch}` is not followed by an active connector of this installation"
+        )),
+        Some(_) => Outcome::Queued(Vec::new()),
+        None => Outcome::Applied(format!(
+            "branch `{branch}` was deleted: {} target(s) marked branch_missing, objects kept",
+            matched.len()
+        )),
+    }
 }
 
 /// The reconcile of `target` at `head` asked for by `delivery`: a push sync event and its job,
@@ -393,6 +432,13 @@ mod tests {
         assert_ne!(other, first);
         assert!(matches!(&out[4], Outcome::Ignored(why) if why.contains("999")));
         assert_eq!(count(store, "webhook_deliveries").await, 4);
+        // Pushes are inserted with their outcome, a lifecycle delivery gets its own once applied.
+        let outcome = |id: &'static str| async move {
+            let row = store.delivery(id).await.unwrap().unwrap();
+            (row.outcome, row.reason.is_some())
+        };
+        assert_eq!(outcome("d1").await, ("queued".to_string(), false));
+        assert_eq!(outcome("d4").await, ("ignored".to_string(), true));
         assert_eq!(count(store, "sync_events").await, 2);
         assert_eq!(count(store, "jobs").await, 2);
 

@@ -121,8 +121,33 @@ impl WebhookIngest {
             receiver: Mutex::new(receiver),
             pruned_at: std::sync::Mutex::new(None),
         });
-        for _ in 0..writers.max(1) {
-            tokio::spawn(run(shared.clone(), options.max_batch.max(1)));
+        let max_batch = options.max_batch.max(1);
+        match shared.store.db.backend() {
+            // SQLite's driver runs each connection on a thread of its own and wakes the caller
+            // when a statement is done; a writer task on the server's runtime then waits its
+            // turn behind every request handler before sending the next statement, several
+            // times per batch. The writer gets a thread of its own instead, so under load a
+            // batch costs its statements rather than the handlers' queue.
+            Backend::Sqlite => {
+                for _ in 0..writers.max(1) {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("a current-thread runtime for the webhook writer");
+                    let shared = shared.clone();
+                    std::thread::Builder::new()
+                        .name("webhook-writer".into())
+                        .spawn(move || runtime.block_on(run(shared, max_batch)))
+                        .expect("the webhook writer thread");
+                }
+            }
+            // PostgreSQL connections are sockets driven by the server's runtime: the writers
+            // stay on it.
+            Backend::Postgres => {
+                for _ in 0..writers.max(1) {
+                    tokio::spawn(run(shared.clone(), max_batch));
+                }
+            }
         }
         Self { sender }
     }
