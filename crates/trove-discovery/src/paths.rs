@@ -29,7 +29,14 @@ pub fn check_entry_path(path: &str) -> Result<(), EntryPathProblem> {
     if path.len() > MAX_PATH_BYTES {
         return Err(EntryPathProblem::TooLong);
     }
-    if path.chars().any(|c| c.is_control() || c == '\\') {
+    // Listings are mostly ASCII: check bytes then, and characters only for the rest.
+    let bad_char = |c: char| c.is_control() || c == '\\';
+    let bad = if path.is_ascii() {
+        path.bytes().any(|b| bad_char(char::from(b)))
+    } else {
+        path.chars().any(bad_char)
+    };
+    if bad {
         return Err(EntryPathProblem::BadCharacters);
     }
     let mut depth = 0;

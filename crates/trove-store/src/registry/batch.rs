@@ -2,12 +2,15 @@
 //! statement (and one round trip) per row, on either engine.
 //!
 //! Rows are cut into statements that stay under the smaller of the two engines' limits on bind
-//! parameters (SQLite 32,766, PostgreSQL 65,535), so the same code runs on both.
+//! parameters (SQLite 32,766, PostgreSQL 65,535), so the same code runs on both. The one dialect
+//! difference is the placeholder: on SQLite each value is an anonymous `?` (in order), because
+//! binding a numbered `$N` makes the driver look each name up in a list as long as the statement's
+//! parameters, which for hundreds of values costs more than the insert itself.
 
 use sea_query::Value;
 use trove_core::AppResult;
 
-use crate::db::{Row, Sql, Tx, sql};
+use crate::db::{Backend, Row, Sql, Tx, sql};
 
 /// Most bind parameters one statement carries: SQLite's limit, the smaller of the two.
 pub const MAX_BIND_PARAMS: usize = 32_766;
@@ -50,7 +53,7 @@ impl InsertRows {
     }
 
     /// The statements, each with as many rows as the parameter limit allows.
-    fn statements(self) -> Vec<Sql> {
+    fn statements(self, backend: Backend) -> Vec<Sql> {
         let per_statement = (MAX_BIND_PARAMS / self.width.max(1)).max(1);
         let mut out = Vec::new();
         let mut rows = self.rows.into_iter().peekable();
@@ -66,7 +69,11 @@ impl InsertRows {
                     if j > 0 {
                         text.push_str(", ");
                     }
-                    text.push_str(&q.push_arg(value));
+                    let numbered = q.push_arg(value);
+                    text.push_str(match backend {
+                        Backend::Sqlite => "?",
+                        Backend::Postgres => &numbered,
+                    });
                 }
                 text.push(')');
             }
@@ -81,7 +88,7 @@ impl InsertRows {
     /// Runs the statements; returns the number of rows inserted.
     pub async fn execute(self, tx: &mut Tx) -> AppResult<u64> {
         let mut inserted = 0;
-        for q in self.statements() {
+        for q in self.statements(tx.backend()) {
             inserted += tx.execute(q).await?;
         }
         Ok(inserted)
@@ -90,7 +97,7 @@ impl InsertRows {
     /// Runs the statements (whose tail is a `RETURNING` clause) and decodes every returned row.
     pub async fn fetch_all<T: Row>(self, tx: &mut Tx) -> AppResult<Vec<T>> {
         let mut out = Vec::new();
-        for q in self.statements() {
+        for q in self.statements(tx.backend()) {
             out.extend(tx.fetch_all::<T>(q).await?);
         }
         Ok(out)
@@ -112,7 +119,7 @@ mod tests {
                 Value::from(true),
             ]);
         }
-        let statements = rows.statements();
+        let statements = rows.statements(Backend::Postgres);
         assert_eq!(statements.len(), 3);
         let first = statements[0].text();
         assert!(first.starts_with("INSERT INTO t (a, b, c) VALUES ($1, $2, $3), ($4, $5, $6)"));
@@ -123,6 +130,18 @@ mod tests {
             statements[2]
                 .text()
                 .ends_with("($13, $14, $15) ON CONFLICT DO NOTHING")
+        );
+    }
+
+    #[test]
+    fn sqlite_gets_anonymous_placeholders() {
+        let mut rows = InsertRows::new("t", &["a", "b"], "");
+        rows.push(vec![Value::from(1i64), Value::from("x")]);
+        rows.push(vec![Value::from(2i64), Value::from("y")]);
+        let statements = rows.statements(Backend::Sqlite);
+        assert_eq!(
+            statements[0].text(),
+            "INSERT INTO t (a, b) VALUES (?, ?), (?, ?) "
         );
     }
 }
