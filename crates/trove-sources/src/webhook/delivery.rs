@@ -2,7 +2,9 @@
 //!
 //! The body is parsed once into a [`serde_json::Value`]; the small typed views below are read
 //! from that value and ignore every field they do not name, so GitHub adding fields never breaks
-//! a delivery. Fields that are missing where an event needs them are a [`ParseError`].
+//! a delivery. Fields that are missing where an event needs them are a [`ParseError`]. A `push`,
+//! the event that comes in volume, can also be read straight into its routing fields
+//! ([`Delivery::parse_push`]).
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -208,9 +210,108 @@ impl Delivery {
         })
     }
 
+    /// Reads a `push` body straight into the few fields routing needs, without building the
+    /// whole document (a push carries its commits and several kilobytes of repository and
+    /// sender objects nobody reads). The result equals [`Delivery::parse`]'s except that
+    /// `payload` is `Null`. `None` when the body does not read cleanly this way (not JSON, a
+    /// missing field, a repeated key): [`Delivery::parse`] then gives the answer and its error.
+    pub fn parse_push(delivery_id: &str, body: &[u8]) -> Option<Delivery> {
+        // Every field inline (no `flatten`, which would buffer all the fields it skips).
+        #[derive(Deserialize)]
+        struct LeanPush {
+            action: Option<String>,
+            installation: Option<Id>,
+            repository: Option<RepoRef>,
+            #[serde(rename = "ref")]
+            ref_name: String,
+            after: String,
+            #[serde(default)]
+            created: bool,
+            #[serde(default)]
+            deleted: bool,
+            #[serde(default)]
+            forced: bool,
+        }
+        let push: LeanPush = serde_json::from_slice(body).ok()?;
+        let deleted = push.deleted || push.after == ZERO_SHA;
+        let head = (!deleted).then(|| push.after.clone());
+        let branch = push.ref_name.strip_prefix("refs/heads/").map(str::to_owned);
+        let (repository_id, repository_full_name) = match push.repository {
+            Some(repo) => (Some(repo.id), Some(repo.full_name)),
+            None => (None, None),
+        };
+        Some(Delivery {
+            delivery_id: delivery_id.to_owned(),
+            event: "push".to_owned(),
+            action: push.action,
+            installation_id: push.installation.map(|i| i.id),
+            repository_id,
+            repository_full_name,
+            ref_name: Some(push.ref_name),
+            head_sha: head.clone(),
+            payload: Value::Null,
+            route: Route::Push {
+                branch,
+                deleted,
+                created: push.created,
+                forced: push.forced,
+                head_sha: head,
+            },
+        })
+    }
+
     /// The routing decision, fixed at parse time so the envelope and the route cannot disagree
     /// about what the body said.
     pub fn route(&self) -> &Route {
         &self.route
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_lean_push_reads_as_the_full_parse_does() {
+        let head = "ab".repeat(20);
+        let bodies = [
+            json!({"ref": "refs/heads/main", "after": head, "forced": true, "action": null,
+                "installation": {"id": 9}, "repository": {"id": 5, "full_name": "a/b", "x": [1]},
+                "commits": [{"id": head, "message": "m"}], "sender": {"login": "u"}}),
+            json!({"ref": "refs/heads/gone", "after": ZERO_SHA, "deleted": true,
+                "repository": {"id": 5, "full_name": "a/b"}}),
+            json!({"ref": "refs/tags/v1", "after": head, "created": true}),
+        ];
+        for body in bodies {
+            let bytes = serde_json::to_vec(&body).unwrap();
+            let lean = Delivery::parse_push("d", &bytes).unwrap();
+            let full = Delivery::parse("push", "d", &bytes).unwrap();
+            assert_eq!(lean.payload, Value::Null);
+            let fields = |d: &Delivery| {
+                (
+                    d.delivery_id.clone(),
+                    d.event.clone(),
+                    d.action.clone(),
+                    d.installation_id,
+                    d.repository_id,
+                    d.repository_full_name.clone(),
+                    d.ref_name.clone(),
+                    d.head_sha.clone(),
+                    d.route().clone(),
+                )
+            };
+            assert_eq!(fields(&lean), fields(&full), "{body}");
+        }
+        // What does not read cleanly is left to the full parse, which says why.
+        for bad in [
+            &b"not json"[..],
+            br#"{"after": "x"}"#,
+            br#"{"ref": "refs/heads/a", "ref": "refs/heads/b", "after": "x"}"#,
+        ] {
+            assert!(Delivery::parse_push("d", bad).is_none());
+        }
+        assert!(Delivery::parse("push", "d", b"not json").is_err());
     }
 }

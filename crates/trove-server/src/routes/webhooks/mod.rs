@@ -248,7 +248,11 @@ async fn receive_github_delivery(State(state): State<AppState>, request: Request
             ),
         };
     }
-    let delivery = match Delivery::parse(event, delivery_id, &body) {
+    // A push, the event that comes in volume, is read without building the whole document.
+    let lean = (event == "push")
+        .then(|| Delivery::parse_push(delivery_id, &body))
+        .flatten();
+    let delivery = match lean.map_or_else(|| Delivery::parse(event, delivery_id, &body), Ok) {
         Ok(delivery) => delivery,
         Err(error) => {
             tracing::warn!(delivery = delivery_id, event, error = %error, "webhook delivery is not usable");
