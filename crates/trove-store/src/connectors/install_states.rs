@@ -269,7 +269,10 @@ impl Store {
                 .bind(org.uuid()),
             )
             .await?;
-        Ok(rows.into_iter().filter_map(|(id,)| id.parse().ok()).collect())
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id,)| id.parse().ok())
+            .collect())
     }
 
     /// The state key: opened from `settings`, created on first use (a concurrent first use on
@@ -290,8 +293,10 @@ impl Store {
             None => {
                 self.db
                     .execute(
-                        sql("INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) \
-                             ON CONFLICT (key) DO NOTHING")
+                        sql(
+                            "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) \
+                             ON CONFLICT (key) DO NOTHING",
+                        )
                         .bind(STATE_KEY_SETTING)
                         .bind(sealed.as_str())
                         .bind(now),
