@@ -9,10 +9,8 @@
 //!
 //! Run: `cargo bench -p trove-store --bench queue`.
 
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use sqlx::postgres::PgConnectOptions;
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use trove_store::queue::{NewJob, Queue};
 use trove_store::{Db, sql};
@@ -52,7 +50,7 @@ fn main() {
 }
 
 async fn postgres(url: &str) {
-    let admin = PgConnectOptions::from_str(url).expect("valid TROVE_TEST_POSTGRES_URL");
+    let admin = trove_store::postgres_options(url).expect("valid TROVE_TEST_POSTGRES_URL");
     let name = format!("trove_bench_{}", std::process::id());
     let mut conn = PgConnection::connect_with(&admin)
         .await

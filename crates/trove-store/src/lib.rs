@@ -19,7 +19,7 @@ pub mod tokens;
 use std::sync::{Arc, RwLock};
 
 pub use crypto::{Aad, KeyRing};
-pub use db::{Backend, Db, Sql, Tx, sql};
+pub use db::{Backend, Db, Sql, Tx, postgres_options, sql};
 use trove_core::{TokenId, UserId};
 
 /// Who performed a change, for the audit log.

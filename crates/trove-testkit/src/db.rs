@@ -1,7 +1,5 @@
 //! Per-test databases.
 
-use std::str::FromStr;
-
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use trove_store::{Db, KeyRing, Store};
@@ -56,7 +54,7 @@ impl TestDb {
     /// skipped.
     pub async fn postgres() -> Option<Self> {
         let url = postgres_url()?;
-        let admin = PgConnectOptions::from_str(&url).expect("valid TROVE_TEST_POSTGRES_URL");
+        let admin = trove_store::postgres_options(&url).expect("valid TROVE_TEST_POSTGRES_URL");
         let template = ensure_template(&admin).await;
         let name = format!(
             "trove_t_{}_{}",
