@@ -30,7 +30,8 @@ pub struct Settings {
     )]
     pub data_dir: PathBuf,
 
-    /// Database URL. A `postgres://` URL switches to PostgreSQL; the default is SQLite at
+    /// Database URL. A `postgres://` URL switches to PostgreSQL (its `sslmode` is obeyed; a
+    /// loopback host without one is reached without TLS); the default is SQLite at
     /// `<data dir>/trove.db`.
     #[arg(
         long,
