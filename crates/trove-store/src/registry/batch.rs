@@ -74,11 +74,16 @@ impl InsertRows {
     /// The statements, each with as many rows as the parameter limit (and on PostgreSQL the
     /// byte budget) allows; a statement always takes at least one row.
     fn statements(self, backend: Backend) -> Vec<Sql> {
-        let per_statement = (MAX_BIND_PARAMS / self.width.max(1)).max(1);
         let byte_budget = match backend {
             Backend::Sqlite => usize::MAX,
             Backend::Postgres => PG_STATEMENT_BYTES,
         };
+        self.cut(backend, byte_budget)
+    }
+
+    /// The statements for `backend`, each under the parameter limit and about `byte_budget`.
+    fn cut(self, backend: Backend, byte_budget: usize) -> Vec<Sql> {
+        let per_statement = (MAX_BIND_PARAMS / self.width.max(1)).max(1);
         let mut out = Vec::new();
         let mut rows = self.rows.into_iter().peekable();
         while rows.peek().is_some() {
@@ -154,7 +159,8 @@ mod tests {
                 Value::from(true),
             ]);
         }
-        let statements = rows.statements(Backend::Postgres);
+        // Without the byte budget, which would cut these statements first.
+        let statements = rows.cut(Backend::Postgres, usize::MAX);
         assert_eq!(statements.len(), 3);
         let first = statements[0].text();
         assert!(first.starts_with("INSERT INTO t (a, b, c) VALUES ($1, $2, $3), ($4, $5, $6)"));
