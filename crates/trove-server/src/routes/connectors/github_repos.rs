@@ -12,12 +12,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use trove_core::page::{DEFAULT_LIMIT, MAX_LIMIT, Page};
-use trove_core::{AppError, ConnectorAccountId, JobId};
+use trove_core::{AppError, ConnectorAccountId};
 use trove_sources::{GitHubApp, GitHubError, Repository};
 use trove_store::connectors::accounts::Account;
-use trove_store::connectors::events::NewSyncEvent;
 use trove_store::connectors::instances::{GithubRepository, ValidInstance};
-use trove_store::connectors::model::{Instance, SyncEvent, Trigger};
+use trove_store::connectors::model::{Instance, SyncEvent};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -26,7 +25,7 @@ use super::{configured, github_error};
 use crate::auth::OrgCtx;
 use crate::envelope::List;
 use crate::error::{ApiResult, AppJson, AppQuery};
-use crate::routes::connectors::{JobRef, redacted};
+use crate::routes::connectors::{JobRef, create_with_initial_sync};
 use crate::state::AppState;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -251,25 +250,7 @@ async fn setup_repository(
             &target.branch,
         )
         .await?;
-    let (id, target_id) = state
-        .store
-        .create_instance_in(&mut tx, &ctx.principal(), &valid, ctx.actor())
-        .await?;
-    let (sync_event, job): (SyncEvent, JobId) = trove_sync::jobs::enqueue_sync_in(
-        &state.store,
-        &mut tx,
-        NewSyncEvent {
-            org: ctx.org_id(),
-            instance: id,
-            target: target_id,
-            trigger: Trigger::Initial,
-            delivery_id: None,
-            requested_sha: None,
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    let item = redacted(state.store.instance(ctx.org_id(), id).await?);
+    let (item, sync_event, job) = create_with_initial_sync(&state, &ctx, tx, &valid).await?;
     Ok((
         StatusCode::CREATED,
         Json(SetupResult {

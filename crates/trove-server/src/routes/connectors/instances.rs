@@ -5,19 +5,18 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use trove_core::{ConnectorAccountId, ConnectorInstanceId, JobId, ResourceRole};
+use trove_core::{ConnectorAccountId, ConnectorInstanceId, ResourceRole};
 use trove_sources::Reference;
-use trove_store::connectors::events::NewSyncEvent;
 use trove_store::connectors::instances::removal::RemovalReport;
 use trove_store::connectors::instances::{InstanceFilter, InstancePatch, NewInstance};
-use trove_store::connectors::model::{Instance, SyncEvent, Target, Trigger};
+use trove_store::connectors::model::{Instance, SyncEvent, Target};
 use trove_store::registry::access::{Grant, NewGrant, ResourceKind};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::source::{branch_of, source_error, source_target};
-use super::{InstancePath, JobRef, instance_id, redacted, require};
+use super::{InstancePath, JobRef, create_with_initial_sync, instance_id, redacted, require};
 use crate::auth::OrgCtx;
 use crate::envelope::{Deleted, Item, List, Mutation, PageParams, list};
 use crate::error::{ApiResult, AppJson, AppQuery};
@@ -125,26 +124,8 @@ async fn create_instance(
     let target = source_target(&state, ctx.org_id(), req.account_id, &url, reference, None).await?;
     let head = state.sources.head(&target).await.map_err(source_error)?;
     let valid = req.resolve(url, branch_of(head.ref_name.as_deref()))?;
-    let mut tx = state.store.db.begin().await?;
-    let (id, target) = state
-        .store
-        .create_instance_in(&mut tx, &ctx.principal(), &valid, ctx.actor())
-        .await?;
-    let (event, job): (SyncEvent, JobId) = trove_sync::jobs::enqueue_sync_in(
-        &state.store,
-        &mut tx,
-        NewSyncEvent {
-            org: ctx.org_id(),
-            instance: id,
-            target,
-            trigger: Trigger::Initial,
-            delivery_id: None,
-            requested_sha: None,
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    let item = redacted(state.store.instance(ctx.org_id(), id).await?);
+    let tx = state.store.db.begin().await?;
+    let (item, event, job) = create_with_initial_sync(&state, &ctx, tx, &valid).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedInstance {

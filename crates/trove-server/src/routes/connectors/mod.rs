@@ -19,7 +19,9 @@ use axum::Json;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use trove_core::{AppError, ConnectorInstanceId, JobId, OrgId, ResourceRole};
+use trove_store::Tx;
 use trove_store::connectors::events::NewSyncEvent;
+use trove_store::connectors::instances::ValidInstance;
 use trove_store::connectors::model::{Instance, SyncEvent, Target, Trigger};
 use trove_store::registry::access::ResourceKind;
 use utoipa::ToSchema;
@@ -112,6 +114,36 @@ pub(crate) fn redacted(mut instance: Instance) -> Instance {
         t.url = trove_sources::redact_url(&t.url);
     }
     instance
+}
+
+/// Creates instance `valid` in `tx` with its `initial` sync queued, commits, and returns the
+/// instance as shown (URLs redacted), its sync event and the job.
+pub(crate) async fn create_with_initial_sync(
+    state: &AppState,
+    ctx: &OrgCtx,
+    mut tx: Tx,
+    valid: &ValidInstance,
+) -> ApiResult<(Instance, SyncEvent, JobId)> {
+    let (id, target) = state
+        .store
+        .create_instance_in(&mut tx, &ctx.principal(), valid, ctx.actor())
+        .await?;
+    let (event, job) = trove_sync::jobs::enqueue_sync_in(
+        &state.store,
+        &mut tx,
+        NewSyncEvent {
+            org: ctx.org_id(),
+            instance: id,
+            target,
+            trigger: Trigger::Initial,
+            delivery_id: None,
+            requested_sha: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let item = redacted(state.store.instance(ctx.org_id(), id).await?);
+    Ok((item, event, job))
 }
 
 /// The instance's first (today: only) target.
