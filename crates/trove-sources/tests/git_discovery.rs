@@ -8,7 +8,10 @@ use common::{Repo, branch, source};
 use trove_discovery::{DirSnapshot, discover};
 use trove_sources::GitLimits;
 
-const FIXTURES: &str = "/work/shared/fixtures/claude-plugins";
+const FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/fixtures/claude-plugins"
+);
 
 /// Copies a folder tree (files, folders, symlinks) and makes the copies writable.
 fn copy_tree(from: &Path, to: &Path) {

@@ -5,65 +5,11 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::{Repo, setup};
-use trove_discovery::Snapshot as _;
-use trove_sources::{
-    BlobReader, BoxFuture, GitLimits, GitSource, Head, RepoSnapshot, RepositorySource,
-    SnapshotParts, SourceError, Target,
-};
+use common::{RecordingSource, Repo, setup};
+use trove_sources::{GitLimits, GitSource};
 use trove_store::connectors::model::{SyncStatus, Trigger};
 use trove_sync::Engine;
 use trove_testkit::{TestDb, backend_tests};
-
-/// Reads at the import's limit (discovery reads with no limit of its own): what the plan read.
-#[derive(Debug)]
-struct Counting {
-    inner: RepoSnapshot,
-    imported: Arc<Mutex<Vec<String>>>,
-}
-
-impl BlobReader for Counting {
-    fn read_blob(&self, path: &str, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
-        if max_bytes != u64::MAX {
-            self.imported.lock().unwrap().push(path.to_owned());
-        }
-        self.inner.read_full(path, max_bytes)
-    }
-}
-
-#[derive(Debug)]
-struct CountingSource {
-    git: GitSource,
-    imported: Arc<Mutex<Vec<String>>>,
-}
-
-impl RepositorySource for CountingSource {
-    fn head<'a>(&'a self, target: &'a Target) -> BoxFuture<'a, Result<Head, SourceError>> {
-        RepositorySource::head(&self.git, target)
-    }
-
-    fn snapshot<'a>(
-        &'a self,
-        target: &'a Target,
-        sha: &'a str,
-    ) -> BoxFuture<'a, Result<RepoSnapshot, SourceError>> {
-        Box::pin(async move {
-            let inner = RepositorySource::snapshot(&self.git, target, sha).await?;
-            let parts = SnapshotParts {
-                sha: inner.sha().to_owned(),
-                entries: inner.entries().to_vec(),
-                truncated: inner.truncated(),
-                root_name: inner.root_name().map(str::to_owned),
-                skipped: inner.skipped().to_vec(),
-            };
-            let reader = Counting {
-                inner,
-                imported: self.imported.clone(),
-            };
-            Ok(RepoSnapshot::new(parts, Box::new(reader)))
-        })
-    }
-}
 
 async fn one_changed_file_reads_one_blob(db: &TestDb) {
     let repo = Repo::empty();
@@ -92,10 +38,19 @@ async fn one_changed_file_reads_one_blob(db: &TestDb) {
     }
     repo.commit("many components");
     let s = setup(&db.store, &repo.url()).await;
-    let imported = Arc::new(Mutex::new(Vec::new()));
-    let source = CountingSource {
+    let reads = Arc::new(Mutex::new(Vec::new()));
+    let source = RecordingSource {
         git: GitSource::new(s.cache.path(), GitLimits::default()),
-        imported: imported.clone(),
+        reads: reads.clone(),
+    };
+    // What the import read: reads at its limit (discovery reads with no limit of its own).
+    let imported = || -> Vec<String> {
+        let reads = reads.lock().unwrap();
+        reads
+            .iter()
+            .filter(|(_, max_bytes)| *max_bytes != u64::MAX)
+            .map(|(path, _)| path.clone())
+            .collect()
     };
     let engine = Engine::new(s.store.clone(), Arc::new(source)).with_lease_ms(5_000);
     let run = |trigger| {
@@ -109,10 +64,10 @@ async fn one_changed_file_reads_one_blob(db: &TestDb) {
     let first = run(Trigger::Manual).await;
     assert_eq!(first.status, SyncStatus::Completed, "{first:?}");
     assert_eq!(first.counts.created, 120, "{first:?}");
-    let first_reads = imported.lock().unwrap().len();
+    let first_reads = imported().len();
     assert_eq!(first_reads, 160, "the first import reads every file");
 
-    imported.lock().unwrap().clear();
+    reads.lock().unwrap().clear();
     repo.write("skills/s7/reference.md", "Reference 7, corrected.\n");
     repo.commit("edit one file");
     let versions = s.versions().await;
@@ -123,7 +78,7 @@ async fn one_changed_file_reads_one_blob(db: &TestDb) {
     assert_eq!(ev.counts.unchanged, 119, "{ev:?}");
     assert_eq!(s.versions().await - versions, 1);
     // The skill is one object: its two files are read again, nothing else is.
-    let mut read = imported.lock().unwrap().clone();
+    let mut read = imported();
     read.sort();
     assert_eq!(read, ["skills/s7/SKILL.md", "skills/s7/reference.md"]);
 }

@@ -6,64 +6,12 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::{Repo, setup};
-use trove_discovery::Snapshot as _;
-use trove_sources::{
-    BlobReader, BoxFuture, GitLimits, GitSource, Head, RepoSnapshot, RepositorySource,
-    SnapshotParts, SourceError, Target,
-};
+use common::{Reads, RecordingSource, Repo, setup};
+use trove_sources::{GitLimits, GitSource};
 use trove_store::connectors::model::{SyncCounts, SyncEvent, SyncStatus, Trigger};
 use trove_store::sql;
 use trove_sync::Engine;
 use trove_testkit::{TestDb, backend_tests};
-
-/// Records every blob read (discovery and import alike).
-#[derive(Debug)]
-struct Recording {
-    inner: RepoSnapshot,
-    reads: Arc<Mutex<Vec<String>>>,
-}
-
-impl BlobReader for Recording {
-    fn read_blob(&self, path: &str, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
-        self.reads.lock().unwrap().push(path.to_owned());
-        self.inner.read_full(path, max_bytes)
-    }
-}
-
-#[derive(Debug)]
-struct RecordingSource {
-    git: GitSource,
-    reads: Arc<Mutex<Vec<String>>>,
-}
-
-impl RepositorySource for RecordingSource {
-    fn head<'a>(&'a self, target: &'a Target) -> BoxFuture<'a, Result<Head, SourceError>> {
-        RepositorySource::head(&self.git, target)
-    }
-
-    fn snapshot<'a>(
-        &'a self,
-        target: &'a Target,
-        sha: &'a str,
-    ) -> BoxFuture<'a, Result<RepoSnapshot, SourceError>> {
-        Box::pin(async move {
-            let inner = RepositorySource::snapshot(&self.git, target, sha).await?;
-            let parts = SnapshotParts {
-                sha: inner.sha().to_owned(),
-                entries: inner.entries().to_vec(),
-                truncated: inner.truncated(),
-                root_name: inner.root_name().map(str::to_owned),
-                skipped: inner.skipped().to_vec(),
-            };
-            let reader = Recording {
-                inner,
-                reads: self.reads.clone(),
-            };
-            Ok(RepoSnapshot::new(parts, Box::new(reader)))
-        })
-    }
-}
 
 const PLUGINS: [&str; 4] = ["alpha", "beta", "gamma", "delta"];
 
@@ -98,7 +46,7 @@ fn plugin(repo: &Repo, name: &str, version: &str) {
 struct Harness {
     repo: Repo,
     s: common::Setup,
-    reads: Arc<Mutex<Vec<String>>>,
+    reads: Reads,
 }
 
 impl Harness {
@@ -132,7 +80,13 @@ impl Harness {
         self.reads.lock().unwrap().clear();
         let id = self.s.queue(Trigger::Push, None).await;
         let ev = self.engine().run_sync_event(id).await.unwrap();
-        let mut reads = self.reads.lock().unwrap().clone();
+        let mut reads: Vec<String> = self
+            .reads
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(path, _)| path.clone())
+            .collect();
         reads.sort();
         reads.dedup();
         (ev, reads)

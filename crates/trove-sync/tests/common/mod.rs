@@ -5,10 +5,15 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use trove_core::time::now_ms;
 use trove_core::{ConnectorInstanceId, ConnectorTargetId, OrgId, SyncEventId};
+use trove_discovery::Snapshot as _;
+use trove_sources::{
+    BlobReader, BoxFuture, GitSource, Head, RepoSnapshot, RepositorySource, SnapshotParts,
+    SourceError, Target,
+};
 use trove_store::connectors::events::NewSyncEvent;
 use trove_store::connectors::model::{SyncEvent, Trigger};
 use trove_store::{Store, sql};
@@ -16,7 +21,10 @@ use trove_sync::Engine;
 use uuid::Uuid;
 
 /// The fixture repositories.
-pub const FIXTURES: &str = "/work/shared/fixtures/claude-plugins";
+pub const FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/fixtures/claude-plugins"
+);
 
 /// Runs git in `dir`, panicking with its output on failure.
 pub fn git(dir: &Path, args: &[&str]) -> String {
@@ -295,4 +303,62 @@ impl Setup {
 /// A path under the fixtures.
 pub fn fixture_path(name: &str) -> PathBuf {
     Path::new(FIXTURES).join(name)
+}
+
+/// Every blob read through a [`RecordingSource`]'s snapshots: the path and the byte limit asked
+/// for (discovery reads with no limit of its own, `u64::MAX`; the import reads at its limit).
+pub type Reads = Arc<Mutex<Vec<(String, u64)>>>;
+
+/// A git source whose snapshots record every blob read.
+#[derive(Debug)]
+pub struct RecordingSource {
+    /// The source read through.
+    pub git: GitSource,
+    /// What was read.
+    pub reads: Reads,
+}
+
+/// A snapshot's blob reader that records each read before serving it.
+#[derive(Debug)]
+struct RecordingReader {
+    inner: RepoSnapshot,
+    reads: Reads,
+}
+
+impl BlobReader for RecordingReader {
+    fn read_blob(&self, path: &str, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
+        self.reads
+            .lock()
+            .unwrap()
+            .push((path.to_owned(), max_bytes));
+        self.inner.read_full(path, max_bytes)
+    }
+}
+
+impl RepositorySource for RecordingSource {
+    fn head<'a>(&'a self, target: &'a Target) -> BoxFuture<'a, Result<Head, SourceError>> {
+        RepositorySource::head(&self.git, target)
+    }
+
+    fn snapshot<'a>(
+        &'a self,
+        target: &'a Target,
+        sha: &'a str,
+    ) -> BoxFuture<'a, Result<RepoSnapshot, SourceError>> {
+        Box::pin(async move {
+            let inner = RepositorySource::snapshot(&self.git, target, sha).await?;
+            let parts = SnapshotParts {
+                sha: inner.sha().to_owned(),
+                entries: inner.entries().to_vec(),
+                truncated: inner.truncated(),
+                root_name: inner.root_name().map(str::to_owned),
+                skipped: inner.skipped().to_vec(),
+            };
+            let reader = RecordingReader {
+                inner,
+                reads: self.reads.clone(),
+            };
+            Ok(RepoSnapshot::new(parts, Box::new(reader)))
+        })
+    }
 }
