@@ -4,14 +4,16 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use trove_core::time::now_ms;
-use trove_core::{AppError, AppResult, JobId, SyncEventId};
+use trove_core::{AppError, AppResult, ConnectorInstanceId, ConnectorTargetId, JobId, SyncEventId};
 use trove_store::connectors::events::{NewSyncEvent, SyncResult};
+use trove_store::connectors::instances::ValidInstance;
 use trove_store::connectors::model::{
-    SYNC_EVENT_COLUMNS, SyncCounts, SyncEvent, SyncEventRow, SyncStatus,
+    SYNC_EVENT_COLUMNS, SyncCounts, SyncEvent, SyncEventRow, SyncStatus, Trigger,
 };
 use trove_store::queue::worker::{Handlers, JobContext};
 use trove_store::queue::{Job, JobError, NewJob};
-use trove_store::{KeyRing, Store, Tx, sql};
+use trove_store::registry::access::Principal;
+use trove_store::{Actor, KeyRing, Store, Tx, sql};
 
 use crate::engine::Engine;
 
@@ -121,6 +123,50 @@ pub async fn enqueue_sync_in(
     let mut event = event;
     event.job_id = Some(enqueued.id);
     Ok((event, enqueued.id))
+}
+
+/// A connector instance just created, with its `initial` sync queued.
+#[derive(Debug, Clone)]
+pub struct CreatedInstance {
+    /// The instance.
+    pub instance: ConnectorInstanceId,
+    /// Its target.
+    pub target: ConnectorTargetId,
+    /// The `initial` sync event.
+    pub event: SyncEvent,
+    /// The reconcile job that runs it.
+    pub job: JobId,
+}
+
+/// Creates instance `new` in `tx` (with its target and the creator's grant) and queues its
+/// `initial` sync: what every way of connecting a repository does, in the caller's transaction.
+pub async fn create_instance_in(
+    store: &Store,
+    tx: &mut Tx,
+    principal: &Principal,
+    new: &ValidInstance,
+    actor: Actor,
+) -> AppResult<CreatedInstance> {
+    let (instance, target) = store.create_instance_in(tx, principal, new, actor).await?;
+    let (event, job) = enqueue_sync_in(
+        store,
+        tx,
+        NewSyncEvent {
+            org: principal.org_id,
+            instance,
+            target,
+            trigger: Trigger::Initial,
+            delivery_id: None,
+            requested_sha: None,
+        },
+    )
+    .await?;
+    Ok(CreatedInstance {
+        instance,
+        target,
+        event,
+        job,
+    })
 }
 
 /// Queues the next backstop run `interval_ms` from now (deduplicated: at most one is queued).

@@ -11,7 +11,6 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use trove_core::OrgRole;
 use trove_sources::{Reference, Target};
-use trove_store::connectors::events::NewSyncEvent;
 use trove_store::connectors::instances::NewInstance;
 use trove_store::connectors::model::Trigger;
 use trove_store::registry::access::Principal;
@@ -103,22 +102,12 @@ pub(crate) async fn run(settings: &Settings, cmd: ConnectCommand) -> Result<Exit
         .map(str::to_string);
     let valid = request.resolve(url, default_branch)?;
     let mut tx = store.db.begin().await?;
-    let (instance, target) = store
-        .create_instance_in(&mut tx, &principal, &valid, actor)
-        .await?;
-    let (mut event, _) = trove_sync::jobs::enqueue_sync_in(
-        &store,
-        &mut tx,
-        NewSyncEvent {
-            org: org.id,
-            instance,
-            target,
-            trigger: Trigger::Initial,
-            delivery_id: None,
-            requested_sha: None,
-        },
-    )
-    .await?;
+    let trove_sync::jobs::CreatedInstance {
+        instance,
+        target,
+        mut event,
+        ..
+    } = trove_sync::jobs::create_instance_in(&store, &mut tx, &principal, &valid, actor).await?;
     tx.commit().await?;
 
     let engine = Arc::new(Engine::new(store.clone(), sources));

@@ -124,26 +124,17 @@ pub(crate) async fn create_with_initial_sync(
     mut tx: Tx,
     valid: &ValidInstance,
 ) -> ApiResult<(Instance, SyncEvent, JobId)> {
-    let (id, target) = state
-        .store
-        .create_instance_in(&mut tx, &ctx.principal(), valid, ctx.actor())
-        .await?;
-    let (event, job) = trove_sync::jobs::enqueue_sync_in(
+    let created = trove_sync::jobs::create_instance_in(
         &state.store,
         &mut tx,
-        NewSyncEvent {
-            org: ctx.org_id(),
-            instance: id,
-            target,
-            trigger: Trigger::Initial,
-            delivery_id: None,
-            requested_sha: None,
-        },
+        &ctx.principal(),
+        valid,
+        ctx.actor(),
     )
     .await?;
     tx.commit().await?;
-    let item = redacted(state.store.instance(ctx.org_id(), id).await?);
-    Ok((item, event, job))
+    let item = redacted(state.store.instance(ctx.org_id(), created.instance).await?);
+    Ok((item, created.event, created.job))
 }
 
 /// The instance's first (today: only) target.
