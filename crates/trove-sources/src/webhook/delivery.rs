@@ -101,8 +101,13 @@ struct Id {
     id: i64,
 }
 
+/// A push as routing reads it: the envelope's fields and the push's own, every one inline (no
+/// `flatten`, which would buffer all the fields it skips).
 #[derive(Deserialize)]
 struct PushBody {
+    action: Option<String>,
+    installation: Option<Id>,
+    repository: Option<RepoRef>,
     #[serde(rename = "ref")]
     ref_name: String,
     after: String,
@@ -112,6 +117,22 @@ struct PushBody {
     deleted: bool,
     #[serde(default)]
     forced: bool,
+}
+
+impl PushBody {
+    /// The new head (`None` when the ref was deleted) and the route.
+    fn route(&self) -> (Option<String>, Route) {
+        let deleted = self.deleted || self.after == ZERO_SHA;
+        let head = (!deleted).then(|| self.after.clone());
+        let route = Route::Push {
+            branch: self.ref_name.strip_prefix("refs/heads/").map(str::to_owned),
+            deleted,
+            created: self.created,
+            forced: self.forced,
+            head_sha: head.clone(),
+        };
+        (head, route)
+    }
 }
 
 #[derive(Deserialize)]
@@ -152,18 +173,10 @@ impl Delivery {
         let route = match event {
             "push" => {
                 let push = PushBody::deserialize(&payload).map_err(shape)?;
-                let deleted = push.deleted || push.after == ZERO_SHA;
-                let head = (!deleted).then(|| push.after.clone());
-                let branch = push.ref_name.strip_prefix("refs/heads/").map(str::to_owned);
+                let (head, route) = push.route();
                 ref_name = Some(push.ref_name);
-                head_sha = head.clone();
-                Route::Push {
-                    branch,
-                    deleted,
-                    created: push.created,
-                    forced: push.forced,
-                    head_sha: head,
-                }
+                head_sha = head;
+                route
             }
             "installation" => {
                 let body = InstallationBody::deserialize(&payload).map_err(shape)?;
@@ -216,26 +229,8 @@ impl Delivery {
     /// `payload` is `Null`. `None` when the body does not read cleanly this way (not JSON, a
     /// missing field, a repeated key): [`Delivery::parse`] then gives the answer and its error.
     pub fn parse_push(delivery_id: &str, body: &[u8]) -> Option<Delivery> {
-        // Every field inline (no `flatten`, which would buffer all the fields it skips).
-        #[derive(Deserialize)]
-        struct LeanPush {
-            action: Option<String>,
-            installation: Option<Id>,
-            repository: Option<RepoRef>,
-            #[serde(rename = "ref")]
-            ref_name: String,
-            after: String,
-            #[serde(default)]
-            created: bool,
-            #[serde(default)]
-            deleted: bool,
-            #[serde(default)]
-            forced: bool,
-        }
-        let push: LeanPush = serde_json::from_slice(body).ok()?;
-        let deleted = push.deleted || push.after == ZERO_SHA;
-        let head = (!deleted).then(|| push.after.clone());
-        let branch = push.ref_name.strip_prefix("refs/heads/").map(str::to_owned);
+        let push: PushBody = serde_json::from_slice(body).ok()?;
+        let (head_sha, route) = push.route();
         let (repository_id, repository_full_name) = match push.repository {
             Some(repo) => (Some(repo.id), Some(repo.full_name)),
             None => (None, None),
@@ -248,15 +243,9 @@ impl Delivery {
             repository_id,
             repository_full_name,
             ref_name: Some(push.ref_name),
-            head_sha: head.clone(),
+            head_sha,
             payload: Value::Null,
-            route: Route::Push {
-                branch,
-                deleted,
-                created: push.created,
-                forced: push.forced,
-                head_sha: head,
-            },
+            route,
         })
     }
 
