@@ -12,6 +12,7 @@ use crate::db::{Tx, sql};
 use crate::registry::ObjectType;
 use crate::registry::batch::InsertRows;
 use crate::registry::objects::Prepared;
+use crate::registry::objects::next_version_number;
 
 const OBJECT_COLUMNS: [&str; 13] = [
     "id",
@@ -125,20 +126,14 @@ impl Store {
         {
             return Ok(false);
         }
-        let max: Option<i64> = tx
-            .scalar(
-                sql("SELECT CAST(MAX(version_number) AS BIGINT) FROM config_object_versions WHERE object_id = $1")
-                    .bind(object.uuid()),
-            )
-            .await?
-            .flatten();
         // Never older than the previous version, so "latest by created_at" follows the numbers.
         let at = now_ms().max(latest.as_ref().map_or(0, |l| l.2));
+        let number = next_version_number(tx, object).await?;
         self.insert_version(
             tx,
             org,
             object,
-            max.unwrap_or(0) + 1,
+            number,
             at,
             v,
             (Some(sha.to_owned()), None),

@@ -80,6 +80,18 @@ async fn object_in(tx: &mut Tx, org: OrgId, id: ConfigObjectId) -> AppResult<Con
     row.try_into()
 }
 
+/// The number the next version of `object` gets (1 for its first).
+pub(crate) async fn next_version_number(tx: &mut Tx, object: ConfigObjectId) -> AppResult<i64> {
+    let max: Option<i64> = tx
+        .scalar(
+            sql("SELECT CAST(MAX(version_number) AS BIGINT) FROM config_object_versions WHERE object_id = $1")
+                .bind(object.uuid()),
+        )
+        .await?
+        .flatten();
+    Ok(max.unwrap_or(0) + 1)
+}
+
 impl Store {
     /// Creates an object with its first version. The creator (the principal's membership) becomes
     /// its manager in the same transaction.
@@ -246,17 +258,10 @@ impl Store {
                 created: false,
             });
         }
-        let max: Option<i64> = tx
-            .scalar(
-                sql("SELECT CAST(MAX(version_number) AS BIGINT) FROM config_object_versions WHERE object_id = $1")
-                    .bind(object.uuid()),
-            )
-            .await?
-            .flatten();
         // Never older than the previous version, so "latest by created_at" follows the numbers even
         // if the clock steps back.
         let at = now_ms().max(latest.as_ref().map_or(0, |l| l.3));
-        let number = max.unwrap_or(0) + 1;
+        let number = next_version_number(&mut tx, object).await?;
         let version = self
             .insert_version(
                 &mut tx,
