@@ -15,6 +15,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -42,8 +43,9 @@ pub struct BuiltPlugin {
 /// same repository may reuse. Holds names, paths, descriptions and counts, never file bodies.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Reusable {
-    /// By plugin key.
-    pub plugins: BTreeMap<String, BuiltPlugin>,
+    /// By plugin key. Shared: a candidate reused run after run is never copied into the next
+    /// run's set.
+    pub plugins: BTreeMap<String, Arc<BuiltPlugin>>,
 }
 
 /// A discovery, what of it a later one may reuse, and how much of an earlier one it reused.
@@ -95,21 +97,21 @@ impl Reuse<'_> {
             && prior.fingerprint == fingerprint
         {
             self.reused.set(self.reused.get() + 1);
-            self.keep(prior.clone());
+            self.keep(Arc::clone(prior));
             return prior.candidate.clone();
         }
         ctx.index.begin_scope(&spec.root);
         let candidate = build(ctx, spec);
         if ctx.index.end_scope() {
-            self.keep(BuiltPlugin {
+            self.keep(Arc::new(BuiltPlugin {
                 fingerprint,
                 candidate: candidate.clone(),
-            });
+            }));
         }
         candidate
     }
 
-    fn keep(&self, built: BuiltPlugin) {
+    fn keep(&self, built: Arc<BuiltPlugin>) {
         self.kept
             .borrow_mut()
             .plugins
@@ -138,14 +140,25 @@ fn fingerprint(ctx: &Ctx<'_>, spec: &LocalSpec<'_>) -> Option<String> {
     ]);
     field(json(&spec.warnings).as_bytes());
     field(json(&ctx.snap.root_name()).as_bytes());
-    let mut listing = Sha256::new();
-    if !ctx
-        .index
-        .feed_subtree(&spec.root, &mut |bytes| listing.update(bytes))
-    {
-        return None;
+    // A folder's tree id names everything below it, so a listing that gives tree ids (and is
+    // complete) needs no walk of the folder; otherwise its entries are digested one by one.
+    match ctx.index.subtree_id(&spec.root) {
+        Some(tree) if !ctx.snap.truncated() => {
+            field(b"tree");
+            field(tree.as_bytes());
+        }
+        _ => {
+            let mut listing = Sha256::new();
+            if !ctx
+                .index
+                .feed_subtree(&spec.root, &mut |bytes| listing.update(bytes))
+            {
+                return None;
+            }
+            field(b"entries");
+            field(&listing.finalize());
+        }
     }
-    field(&listing.finalize());
     Some(hex::encode(h.finalize()))
 }
 

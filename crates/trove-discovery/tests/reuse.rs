@@ -20,6 +20,8 @@ use trove_discovery::{
 struct Listed {
     files: BTreeMap<String, Vec<u8>>,
     entries: Vec<Entry>,
+    /// Whether folders are listed with an id naming their whole content, as git lists trees.
+    trees: bool,
     reads: RefCell<Vec<String>>,
 }
 
@@ -36,7 +38,11 @@ impl Listed {
     }
 
     fn from_files(files: BTreeMap<String, Vec<u8>>) -> Self {
-        let entries = files
+        Self::listing(files, false)
+    }
+
+    fn listing(files: BTreeMap<String, Vec<u8>>, trees: bool) -> Self {
+        let mut entries: Vec<Entry> = files
             .iter()
             .map(|(path, bytes)| {
                 let mut e = Entry::blob(path.clone(), bytes.len() as u64);
@@ -44,23 +50,48 @@ impl Listed {
                 e
             })
             .collect();
+        if trees {
+            // Each folder's id digests the paths and ids of everything below it.
+            let mut folders: BTreeMap<String, Sha256> = BTreeMap::new();
+            for e in &entries {
+                let mut dir = e.path.as_str();
+                while let Some(i) = dir.rfind('/') {
+                    dir = &dir[..i];
+                    let digest = folders.entry(dir.to_owned()).or_default();
+                    digest.update(e.path.as_bytes());
+                    digest.update(e.oid.as_deref().unwrap_or_default().as_bytes());
+                }
+            }
+            for (dir, digest) in folders {
+                let mut e = Entry::blob(dir, 0);
+                e.kind = EntryKind::Tree;
+                e.mode = 0o040_000;
+                e.oid = Some(hex::encode(digest.finalize()));
+                entries.push(e);
+            }
+        }
         Listed {
             files,
             entries,
+            trees,
             reads: RefCell::new(Vec::new()),
         }
+    }
+
+    fn with_trees(&self) -> Self {
+        Self::listing(self.files.clone(), true)
     }
 
     fn with(&self, path: &str, text: &str) -> Self {
         let mut files = self.files.clone();
         files.insert(path.to_owned(), text.as_bytes().to_vec());
-        Self::from_files(files)
+        Self::listing(files, self.trees)
     }
 
     fn without(&self, path: &str) -> Self {
         let mut files = self.files.clone();
         files.remove(path);
-        Self::from_files(files)
+        Self::listing(files, self.trees)
     }
 
     fn text(&self, path: &str) -> String {
@@ -135,7 +166,40 @@ fn marketplace() -> Listed {
 
 #[test]
 fn unchanged_plugins_are_reused_without_reading_their_folders() {
-    let first = marketplace();
+    reused_without_reading(marketplace());
+}
+
+#[test]
+fn folders_listed_with_tree_ids_are_reused_by_them() {
+    reused_without_reading(marketplace().with_trees());
+    // A plugin folder moved elsewhere keeps its tree id but not its place: it is built again.
+    let first = marketplace().with_trees();
+    let cold = discover_reusing(&first, &Reusable::default());
+    let mut market: serde_json::Value =
+        serde_json::from_str(&first.text(".claude-plugin/marketplace.json")).unwrap();
+    market["plugins"][0]["source"] = json!("./plugins/beta");
+    let moved = first.with(".claude-plugin/marketplace.json", &market.to_string());
+    let warm = discover_reusing(&moved, &cold.reusable);
+    same(&warm.discovery, &discover(&moved));
+    assert_eq!(warm.reused, 2, "alpha's entry now points at beta's folder");
+
+    // The tree id stands for the folder's content: a listing that keeps it is taken at its word
+    // (git guarantees the id changes with any file below), so not even the listing is walked.
+    let mut stale = first.with("plugins/gamma/commands/c0.md", &command("gamma, edited"));
+    let old_tree = first
+        .entries
+        .iter()
+        .find(|e| e.path == "plugins/gamma")
+        .and_then(|e| e.oid.clone());
+    for e in &mut stale.entries {
+        if e.path == "plugins/gamma" {
+            e.oid.clone_from(&old_tree);
+        }
+    }
+    assert_eq!(discover_reusing(&stale, &cold.reusable).reused, 3);
+}
+
+fn reused_without_reading(first: Listed) {
     let cold = discover_reusing(&first, &Reusable::default());
     same(&cold.discovery, &discover(&first));
     assert_eq!(cold.reused, 0);

@@ -4,8 +4,8 @@
 //! through a source-specific [`BlobReader`], so discovery touches only the few files it needs and an
 //! import reads exactly the files it imports, all at the snapshot's commit.
 
-use std::collections::HashMap;
 use std::fmt;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use trove_discovery::{Entry, EntryKind, ReadError, Snapshot};
@@ -17,9 +17,10 @@ use crate::source::SourceError;
 /// Called from synchronous code (discovery), so the sync engine runs discovery and imports inside
 /// `spawn_blocking`.
 pub trait BlobReader: Send + Sync + fmt::Debug {
-    /// The whole content of the blob listed at `path`, or [`SourceError::TooLarge`] when it is
+    /// The whole content of the blob of listing entry `entry` (a regular file of this snapshot,
+    /// with the object id and size the listing gave it), or [`SourceError::TooLarge`] when it is
     /// larger than `max_bytes` (never silently cut short).
-    fn read_blob(&self, path: &str, max_bytes: u64) -> Result<Vec<u8>, SourceError>;
+    fn read_blob(&self, entry: &Entry, max_bytes: u64) -> Result<Vec<u8>, SourceError>;
 }
 
 /// One commit of a repository as a flat listing plus a blob reader.
@@ -34,8 +35,10 @@ pub struct RepoSnapshot {
 struct Inner {
     sha: String,
     entries: Vec<Entry>,
-    /// Index of blob entries by path, for `read` and `entry`.
-    by_path: HashMap<String, usize>,
+    /// Positions of the blob entries in `entries`, found by the hash of their path (no second
+    /// copy of every path).
+    by_path: hashbrown::HashTable<usize>,
+    hasher: hashbrown::DefaultHashBuilder,
     truncated: bool,
     root_name: Option<String>,
     skipped: Vec<String>,
@@ -60,18 +63,30 @@ pub struct SnapshotParts {
 impl RepoSnapshot {
     /// Assembles a snapshot from a listing and a reader.
     pub fn new(parts: SnapshotParts, reader: Box<dyn BlobReader>) -> Self {
-        let by_path = parts
-            .entries
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.kind == EntryKind::Blob)
-            .map(|(i, e)| (e.path.clone(), i))
-            .collect();
+        let hasher = hashbrown::DefaultHashBuilder::default();
+        let entries = parts.entries;
+        let blobs = entries.iter().filter(|e| e.kind == EntryKind::Blob).count();
+        let mut by_path: hashbrown::HashTable<usize> = hashbrown::HashTable::with_capacity(blobs);
+        let hash_of = |i: &usize| hasher.hash_one(entries[*i].path.as_str());
+        for (i, e) in entries.iter().enumerate() {
+            if e.kind != EntryKind::Blob {
+                continue;
+            }
+            // A listing naming one path twice keeps the last, as a map insert would.
+            let hash = hasher.hash_one(e.path.as_str());
+            match by_path.find_mut(hash, |&j| entries[j].path == e.path) {
+                Some(slot) => *slot = i,
+                None => {
+                    by_path.insert_unique(hash, i, hash_of);
+                }
+            }
+        }
         RepoSnapshot {
             inner: Arc::new(Inner {
                 sha: parts.sha,
-                entries: parts.entries,
+                entries,
                 by_path,
+                hasher,
                 truncated: parts.truncated,
                 root_name: parts.root_name,
                 skipped: parts.skipped,
@@ -103,10 +118,13 @@ impl RepoSnapshot {
 
     /// The listing entry of the regular file at `path`.
     pub fn blob_entry(&self, path: &str) -> Option<&Entry> {
+        let entries = &self.inner.entries;
         self.inner
             .by_path
-            .get(path)
-            .map(|&i| &self.inner.entries[i])
+            .find(self.inner.hasher.hash_one(path), |&i| {
+                entries[i].path == path
+            })
+            .map(|&i| &entries[i])
     }
 
     /// The whole content of the file at `path`, for imports. [`SourceError::TooLarge`] when it is
@@ -126,7 +144,7 @@ impl RepoSnapshot {
                 entry.size
             )));
         }
-        self.inner.reader.read_blob(path, max_bytes)
+        self.inner.reader.read_blob(entry, max_bytes)
     }
 }
 
@@ -147,15 +165,15 @@ impl Snapshot for RepoSnapshot {
     }
 
     fn read(&self, path: &str, max_bytes: usize) -> Result<Vec<u8>, ReadError> {
-        if self.blob_entry(path).is_none() {
+        let Some(entry) = self.blob_entry(path) else {
             return Err(ReadError::NotFound);
-        }
+        };
         // A prefix read still inflates the whole object (git stores blobs compressed, often as
         // deltas), so only the reader's own hard blob limit applies; within it, cut to `max_bytes`.
         let mut data = self
             .inner
             .reader
-            .read_blob(path, u64::MAX)
+            .read_blob(entry, u64::MAX)
             .map_err(|e| match e {
                 SourceError::NotFound(_) => ReadError::NotFound,
                 other => ReadError::Source(other.to_string()),

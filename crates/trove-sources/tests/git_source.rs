@@ -405,3 +405,62 @@ async fn a_cache_left_by_a_killed_fetch_is_repaired() {
     );
     assert!(!cache.join("junk").exists());
 }
+
+/// Every entry of a snapshot, in a stable order.
+fn listing(s: &RepoSnapshot) -> Vec<trove_discovery::Entry> {
+    let mut v = s.entries().to_vec();
+    v.sort_by(|a, b| a.path.cmp(&b.path));
+    v
+}
+
+#[tokio::test]
+async fn listings_from_remembered_trees_equal_fresh_listings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = sample(tmp.path());
+    repo.write("skills/two/SKILL.md", "---\nname: two\n---\n")
+        .write("skills/two/run.sh", "#!/bin/sh\n")
+        .symlink("skills/alias", "one");
+    let mut commits = vec![repo.commit("more")];
+    // Edit one file, make one executable, delete a folder, repoint a link, add a deep file.
+    repo.write(
+        "skills/one/SKILL.md",
+        "---\nname: one\ndescription: Edited\n---\n",
+    );
+    commits.push(repo.commit("edit"));
+    git(
+        &repo.dir,
+        &["update-index", "--chmod=+x", "skills/two/run.sh"],
+    );
+    commits.push(repo.commit_staged("executable"));
+    std::fs::remove_dir_all(repo.dir.join("skills/two")).unwrap();
+    std::fs::remove_file(repo.dir.join("skills/alias")).unwrap();
+    repo.symlink("skills/alias", "../README.md")
+        .write("a/b/c/d.md", "deep\n");
+    commits.push(repo.commit("reshape"));
+
+    let fresh = |entries| GitLimits {
+        tree_cache_entries: entries,
+        ..GitLimits::default()
+    };
+    // One source remembers everything, one remembers too little to keep a whole listing, and a
+    // new source with no memory gives the reference listing.
+    let warm = source(&tmp.path().join("warm"), fresh(100_000));
+    let tiny = source(&tmp.path().join("tiny"), fresh(3));
+    let target = branch(&repo.path_str(), "main");
+    // Twice round, so the second pass lists old commits again from remembered trees.
+    for sha in commits.iter().chain(&commits) {
+        let cold = source(&tmp.path().join("cold"), fresh(0));
+        let expected = listing(&cold.snapshot(&target, sha).await.unwrap());
+        for src in [&warm, &tiny] {
+            let snap = src.snapshot(&target, sha).await.unwrap();
+            assert_eq!(listing(&snap), expected, "commit {sha}");
+        }
+    }
+    let snap = warm.snapshot(&target, &commits[2]).await.unwrap();
+    let run = snap.blob_entry("skills/two/run.sh").unwrap();
+    assert_eq!(run.mode, 0o100_755);
+    assert_eq!(
+        snap.read_full("skills/two/run.sh", 100).unwrap(),
+        b"#!/bin/sh\n"
+    );
+}

@@ -5,7 +5,9 @@
 //! `cache_dir/<hash of URL and credentials>`; a later snapshot fetches only what is new, and a
 //! snapshot of a commit already in the cache touches no network at all. Local paths are read in
 //! place. `head` is a ref advertisement only (the `git ls-remote` of it), run against a shared
-//! empty probe repository so it never waits behind a fetch. Every operation runs on a blocking
+//! empty probe repository so it never waits behind a fetch. Decoded trees are kept by object id
+//! between snapshots, so listing a commit after a small change decodes only the folders on the
+//! changed paths. Every operation runs on a blocking
 //! thread under one deadline; a pack budget and listing limits bound the rest.
 
 mod budget;
@@ -14,6 +16,7 @@ pub mod location;
 mod lock;
 mod net;
 mod tree;
+mod tree_cache;
 
 pub(crate) use tree::subdir_segments;
 
@@ -30,6 +33,7 @@ use self::location::{Location, Remote};
 use self::lock::{FileLock, KeyedLocks};
 use self::net::NetBudget;
 use self::tree::GitBlobReader;
+use self::tree_cache::TreeCache;
 use crate::snapshot::RepoSnapshot;
 use crate::source::{BoxFuture, Head, Reference, RepositorySource, SourceError, Target};
 
@@ -47,6 +51,9 @@ pub struct GitLimits {
     pub max_blob_bytes: u64,
     /// Do not descend below this many folder levels (the snapshot is then marked truncated).
     pub max_depth: usize,
+    /// Decoded trees kept between snapshots, counted in tree entries (about 100 bytes each):
+    /// the next snapshot of a repository decodes only the folders that changed. 0 turns it off.
+    pub tree_cache_entries: usize,
 }
 
 impl Default for GitLimits {
@@ -57,6 +64,7 @@ impl Default for GitLimits {
             max_entries: 250_000,
             max_blob_bytes: 32 << 20,
             max_depth: 48,
+            tree_cache_entries: 500_000,
         }
     }
 }
@@ -69,6 +77,7 @@ pub struct GitSource {
     allow_local: bool,
     allow_http: bool,
     locks: KeyedLocks,
+    trees: Arc<TreeCache>,
 }
 
 /// Name of the shared empty repository `head` runs ref advertisements from.
@@ -84,6 +93,7 @@ impl GitSource {
             allow_local: true,
             allow_http: false,
             locks: KeyedLocks::default(),
+            trees: Arc::new(TreeCache::new(limits.tree_cache_entries)),
         }
     }
 
@@ -156,12 +166,13 @@ impl GitSource {
         }
         let limits = self.limits;
         let subdir = target.subdir.clone();
+        let trees = Arc::clone(&self.trees);
         match location {
             Location::Local(path) => {
                 self.bounded(None, move |_| {
                     let repo = open_local(&path)?;
                     let name = location::repo_name(&path.to_string_lossy());
-                    build_snapshot(repo, id, subdir.as_deref(), &limits, name)
+                    build_snapshot(repo, &trees, id, subdir.as_deref(), &limits, name)
                 })
                 .await
             }
@@ -173,7 +184,7 @@ impl GitSource {
                 self.bounded(Some(mutex), move |budget| {
                     let repo = fetch_commit(&cache_dir, &key, &remote, &reference, id, &budget)?;
                     let name = location::repo_name(&remote.display);
-                    build_snapshot(repo, id, subdir.as_deref(), &limits, name)
+                    build_snapshot(repo, &trees, id, subdir.as_deref(), &limits, name)
                 })
                 .await
             }
@@ -238,19 +249,19 @@ impl RepositorySource for GitSource {
 /// Lists commit `id` of `repo` and wraps it with a reader on the same object database.
 fn build_snapshot(
     repo: gix::Repository,
+    trees: &TreeCache,
     id: ObjectId,
     subdir: Option<&str>,
     limits: &GitLimits,
     root_name: Option<String>,
 ) -> Result<RepoSnapshot, SourceError> {
-    let listing = tree::list_commit(&repo, id, subdir, limits, root_name)?;
+    let listing = tree::list_commit(&repo, trees, id, subdir, limits, root_name)?;
     let reader = GitBlobReader {
         repo: repo.into_sync(),
-        blobs: listing.blobs,
         max_blob_bytes: limits.max_blob_bytes,
         handles: std::sync::Mutex::new(Vec::new()),
     };
-    Ok(RepoSnapshot::new(listing.parts, Box::new(reader)))
+    Ok(RepoSnapshot::new(listing, Box::new(reader)))
 }
 
 /// Options for every repository we open: our own settings only, never the user's global git

@@ -5,7 +5,7 @@
 //! (`.`, `..`, `.git`, backslashes, non-UTF-8) are left out and recorded in `skipped`; a limit that
 //! stops the walk marks the listing truncated, so a reconcile knows not to tombstone.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
 use gix::ObjectId;
 use gix::bstr::ByteSlice;
@@ -14,26 +14,23 @@ use trove_discovery::{Entry, EntryKind};
 
 use super::GitLimits;
 use super::errors::git_error;
+use super::tree_cache::{Child, ChildKind, Children, TreeCache};
 use crate::snapshot::{BlobReader, SnapshotParts};
 use crate::source::SourceError;
 
 /// Longest symlink target read for `Entry::link_target`; longer targets are cut.
 const MAX_LINK_TARGET: usize = 4096;
 
-/// A listing plus the object id of every blob in it.
-pub(crate) struct Listing {
-    pub parts: SnapshotParts,
-    pub blobs: HashMap<String, (ObjectId, u64)>,
-}
-
-/// Lists commit `sha` of `repo`, rooted at `subdir` when given.
+/// Lists commit `sha` of `repo`, rooted at `subdir` when given, taking the trees `trees` already
+/// knows from it and adding the others.
 pub(crate) fn list_commit(
     repo: &gix::Repository,
+    trees: &TreeCache,
     sha: ObjectId,
     subdir: Option<&str>,
     limits: &GitLimits,
     root_name: Option<String>,
-) -> Result<Listing, SourceError> {
+) -> Result<SnapshotParts, SourceError> {
     let object = repo
         .try_find_object(sha)
         .map_err(|e| git_error("reading the commit", &e))?
@@ -66,42 +63,38 @@ pub(crate) fn list_commit(
     }
 
     let mut entries = Vec::new();
-    let mut blobs = HashMap::new();
     let mut skipped = Vec::new();
     let mut truncated = false;
+    let generation = trees.begin();
     // An explicit stack instead of recursion: depth is attacker-controlled.
     let mut stack: Vec<(ObjectId, String, usize)> = vec![(tree_id, String::new(), 0)];
     'walk: while let Some((id, prefix, depth)) = stack.pop() {
-        let tree = repo
-            .find_tree(id)
-            .map_err(|e| git_error("reading a tree", &e))?;
-        let decoded = tree
-            .decode()
-            .map_err(|e| git_error("decoding a tree", &e))?;
-        for e in &decoded.entries {
+        let children = match trees.get(&id, generation) {
+            Some(children) => children,
+            None => {
+                let children = read_tree(repo, id)?;
+                trees.insert(id, Arc::clone(&children), generation);
+                children
+            }
+        };
+        for child in children.iter() {
             if entries.len() >= limits.max_entries {
                 truncated = true;
                 break 'walk;
             }
-            let Ok(name) = e.filename.to_str() else {
-                skipped.push(format!(
-                    "{prefix}/{}: name is not UTF-8",
-                    e.filename.to_str_lossy()
-                ));
-                continue;
-            };
-            if matches!(name, "" | "." | ".." | ".git") || name.contains(['/', '\\']) {
-                skipped.push(format!("{prefix}/{}: not a safe name", name.escape_debug()));
+            if let ChildKind::Unsafe(why) = child.kind {
+                skipped.push(format!("{prefix}/{}: {why}", child.name));
                 continue;
             }
-            let path = if prefix.is_empty() {
-                name.to_owned()
-            } else {
-                format!("{prefix}/{name}")
-            };
-            let oid = e.oid.to_owned();
-            let entry = match e.mode.kind() {
-                GitKind::Tree => {
+            let mut path = String::with_capacity(prefix.len() + 1 + child.name.len());
+            if !prefix.is_empty() {
+                path.push_str(&prefix);
+                path.push('/');
+            }
+            path.push_str(&child.name);
+            let oid = child.oid;
+            let entry = match &child.kind {
+                ChildKind::Tree => {
                     if depth + 1 >= limits.max_depth {
                         truncated = true;
                         skipped.push(format!("{path}/: deeper than {} levels", limits.max_depth));
@@ -114,43 +107,26 @@ pub(crate) fn list_commit(
                         size: 0,
                         mode: 0o040_000,
                         link_target: None,
-                        oid: None,
+                        oid: Some(hex_of(&oid)),
                     }
                 }
-                kind @ (GitKind::Blob | GitKind::BlobExecutable) => {
-                    let size = repo
-                        .find_header(oid)
-                        .map_err(|e| git_error("reading a blob header", &e))?
-                        .size();
-                    blobs.insert(path.clone(), (oid, size));
-                    Entry {
-                        path,
-                        kind: EntryKind::Blob,
-                        size,
-                        mode: if kind == GitKind::Blob {
-                            0o100_644
-                        } else {
-                            0o100_755
-                        },
-                        link_target: None,
-                        oid: Some(oid.to_string()),
-                    }
-                }
-                GitKind::Link => {
-                    let blob = repo
-                        .find_blob(oid)
-                        .map_err(|e| git_error("reading a symlink", &e))?;
-                    let data = &blob.data[..blob.data.len().min(MAX_LINK_TARGET)];
-                    Entry {
-                        path,
-                        kind: EntryKind::Symlink,
-                        size: blob.data.len() as u64,
-                        mode: 0o120_000,
-                        link_target: Some(String::from_utf8_lossy(data).into_owned()),
-                        oid: None,
-                    }
-                }
-                GitKind::Commit => Entry {
+                &ChildKind::Blob { size, executable } => Entry {
+                    path,
+                    kind: EntryKind::Blob,
+                    size,
+                    mode: if executable { 0o100_755 } else { 0o100_644 },
+                    link_target: None,
+                    oid: Some(hex_of(&oid)),
+                },
+                ChildKind::Link { size, target } => Entry {
+                    path,
+                    kind: EntryKind::Symlink,
+                    size: *size,
+                    mode: 0o120_000,
+                    link_target: Some(target.clone()),
+                    oid: None,
+                },
+                ChildKind::Submodule => Entry {
                     path,
                     kind: EntryKind::Submodule,
                     size: 0,
@@ -158,20 +134,82 @@ pub(crate) fn list_commit(
                     link_target: None,
                     oid: None,
                 },
+                ChildKind::Unsafe(_) => continue,
             };
             entries.push(entry);
         }
     }
-    Ok(Listing {
-        parts: SnapshotParts {
-            sha: sha.to_string(),
-            entries,
-            truncated,
-            root_name,
-            skipped,
-        },
-        blobs,
+    Ok(SnapshotParts {
+        sha: sha.to_string(),
+        entries,
+        truncated,
+        root_name,
+        skipped,
     })
+}
+
+/// The hexadecimal form of an object id (without the formatting machinery of `to_string`, which
+/// shows in a listing of many thousand entries).
+fn hex_of(oid: &ObjectId) -> String {
+    let mut buf = [0u8; 64];
+    oid.hex_to_buf(&mut buf).to_owned()
+}
+
+/// Decodes tree `id`: its children's names (checked), kinds, ids, blob sizes and link targets.
+fn read_tree(repo: &gix::Repository, id: ObjectId) -> Result<Children, SourceError> {
+    let tree = repo
+        .find_tree(id)
+        .map_err(|e| git_error("reading a tree", &e))?;
+    let decoded = tree
+        .decode()
+        .map_err(|e| git_error("decoding a tree", &e))?;
+    let mut children = Vec::with_capacity(decoded.entries.len());
+    for e in &decoded.entries {
+        let oid = e.oid.to_owned();
+        let Ok(name) = e.filename.to_str() else {
+            children.push(Child {
+                name: e.filename.to_str_lossy().into_owned(),
+                oid,
+                kind: ChildKind::Unsafe("name is not UTF-8"),
+            });
+            continue;
+        };
+        if matches!(name, "" | "." | ".." | ".git") || name.contains(['/', '\\']) {
+            children.push(Child {
+                name: name.escape_debug().to_string(),
+                oid,
+                kind: ChildKind::Unsafe("not a safe name"),
+            });
+            continue;
+        }
+        let kind = match e.mode.kind() {
+            GitKind::Tree => ChildKind::Tree,
+            kind @ (GitKind::Blob | GitKind::BlobExecutable) => ChildKind::Blob {
+                size: repo
+                    .find_header(oid)
+                    .map_err(|e| git_error("reading a blob header", &e))?
+                    .size(),
+                executable: kind == GitKind::BlobExecutable,
+            },
+            GitKind::Link => {
+                let blob = repo
+                    .find_blob(oid)
+                    .map_err(|e| git_error("reading a symlink", &e))?;
+                let data = &blob.data[..blob.data.len().min(MAX_LINK_TARGET)];
+                ChildKind::Link {
+                    size: blob.data.len() as u64,
+                    target: String::from_utf8_lossy(data).into_owned(),
+                }
+            }
+            GitKind::Commit => ChildKind::Submodule,
+        };
+        children.push(Child {
+            name: name.to_owned(),
+            oid,
+            kind,
+        });
+    }
+    Ok(children.into())
 }
 
 /// Splits a subdir into checked segments: relative, no `..`, no empty names.
@@ -194,7 +232,6 @@ pub(crate) fn subdir_segments(subdir: &str) -> Result<Vec<String>, SourceError> 
 /// Reads listed blobs from a git object database.
 pub(crate) struct GitBlobReader {
     pub repo: gix::ThreadSafeRepository,
-    pub blobs: HashMap<String, (ObjectId, u64)>,
     /// Hard limit on one blob, whatever the caller asks.
     pub max_blob_bytes: u64,
     /// Thread-local handles returned after a read, for the next one: making a handle costs more
@@ -206,19 +243,24 @@ impl std::fmt::Debug for GitBlobReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GitBlobReader")
             .field("git_dir", &self.repo.git_dir())
-            .field("blobs", &self.blobs.len())
             .finish()
     }
 }
 
 impl BlobReader for GitBlobReader {
-    fn read_blob(&self, path: &str, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
-        let Some(&(id, size)) = self.blobs.get(path) else {
-            return Err(SourceError::NotFound(format!(
-                "{} is not a file of this snapshot",
-                path.escape_debug()
-            )));
-        };
+    fn read_blob(&self, entry: &Entry, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
+        let path = &entry.path;
+        let id = entry
+            .oid
+            .as_deref()
+            .and_then(|hex| ObjectId::from_hex(hex.as_bytes()).ok())
+            .ok_or_else(|| {
+                SourceError::NotFound(format!(
+                    "{} is not a file of this snapshot",
+                    path.escape_debug()
+                ))
+            })?;
+        let size = entry.size;
         let limit = max_bytes.min(self.max_blob_bytes);
         if size > limit {
             return Err(SourceError::TooLarge(format!(

@@ -12,6 +12,8 @@ use super::api::encode_segment;
 use super::app::GitHubApp;
 use super::error::GitHubError;
 use super::http::{Call, Credential, RAW};
+use trove_discovery::Entry;
+
 use crate::snapshot::BlobReader;
 use crate::source::SourceError;
 
@@ -78,18 +80,16 @@ pub(crate) struct GitHubBlobReader {
     runtime: tokio::runtime::Handle,
     installation: u64,
     repo: String,
-    blobs: HashMap<String, (String, u64)>,
     max_blob_bytes: u64,
     cache: Mutex<BlobCache>,
 }
 
 impl GitHubBlobReader {
-    /// A reader for the listed `blobs` (path → object id and size) of `repo`.
+    /// A reader for the blobs of `repo`.
     pub fn new(
         app: GitHubApp,
         installation: u64,
         repo: String,
-        blobs: HashMap<String, (String, u64)>,
         max_blob_bytes: u64,
         cache_bytes: usize,
     ) -> Self {
@@ -98,7 +98,6 @@ impl GitHubBlobReader {
             runtime: tokio::runtime::Handle::current(),
             installation,
             repo,
-            blobs,
             max_blob_bytes,
             cache: Mutex::new(BlobCache {
                 budget: cache_bytes,
@@ -136,14 +135,14 @@ impl std::fmt::Debug for GitHubBlobReader {
         f.debug_struct("GitHubBlobReader")
             .field("repo", &self.repo)
             .field("installation", &self.installation)
-            .field("blobs", &self.blobs.len())
             .finish()
     }
 }
 
 impl BlobReader for GitHubBlobReader {
-    fn read_blob(&self, path: &str, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
-        let Some((sha, size)) = self.blobs.get(path) else {
+    fn read_blob(&self, entry: &Entry, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
+        let (path, size) = (entry.path.as_str(), &entry.size);
+        let Some(sha) = entry.oid.as_deref() else {
             return Err(SourceError::NotFound(format!(
                 "{} is not a file of this snapshot",
                 path.escape_debug()

@@ -158,7 +158,6 @@ impl GitHubSource {
             self.app.clone(),
             repo.installation_id,
             reader.repo.clone(),
-            listing.blobs,
             self.limits.max_blob_bytes,
             self.limits.blob_cache_bytes,
         );

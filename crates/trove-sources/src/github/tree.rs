@@ -8,7 +8,7 @@
 //! leaves something out marks the listing truncated; any failed request fails the listing, so
 //! a partial listing never looks complete.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use serde::Deserialize;
 use tokio::task::JoinSet;
@@ -72,8 +72,6 @@ impl TreeReader {
 /// A checked listing plus what the blob reader needs.
 pub(crate) struct Listing {
     pub entries: Vec<Entry>,
-    /// Blob object id and size by path.
-    pub blobs: HashMap<String, (String, u64)>,
     /// Index into `entries` and object id of every symlink (their targets are read later).
     pub symlinks: Vec<(usize, String)>,
     pub truncated: bool,
@@ -151,7 +149,6 @@ fn check(mut raw: Vec<WireEntry>, truncated: bool, limits: &GitHubSourceLimits) 
     raw.sort_by(|a, b| a.path.cmp(&b.path));
     let mut listing = Listing {
         entries: Vec::new(),
-        blobs: HashMap::new(),
         symlinks: Vec::new(),
         truncated,
         skipped: Vec::new(),
@@ -185,7 +182,7 @@ fn check(mut raw: Vec<WireEntry>, truncated: bool, limits: &GitHubSourceLimits) 
                     ));
                     continue;
                 }
-                entry(wire.path, EntryKind::Tree, 0, 0o040_000, None)
+                entry(wire.path, EntryKind::Tree, 0, 0o040_000, Some(wire.sha))
             }
             ("commit", _) => entry(wire.path, EntryKind::Submodule, 0, 0o160_000, None),
             ("blob", 0o120_000) => {
@@ -196,9 +193,6 @@ fn check(mut raw: Vec<WireEntry>, truncated: bool, limits: &GitHubSourceLimits) 
             }
             ("blob", m) => {
                 let mode = if m & 0o111 != 0 { 0o100_755 } else { 0o100_644 };
-                listing
-                    .blobs
-                    .insert(wire.path.clone(), (wire.sha.clone(), size));
                 entry(wire.path, EntryKind::Blob, size, mode, Some(wire.sha))
             }
             (other, _) => {

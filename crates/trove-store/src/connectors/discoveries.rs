@@ -87,10 +87,10 @@ impl Store {
             if let Ok(candidate) = serde_json::from_str(&candidate) {
                 reusable.plugins.insert(
                     key,
-                    BuiltPlugin {
+                    std::sync::Arc::new(BuiltPlugin {
                         fingerprint,
                         candidate,
-                    },
+                    }),
                 );
             }
         }

@@ -326,12 +326,16 @@ struct RecordingReader {
 }
 
 impl BlobReader for RecordingReader {
-    fn read_blob(&self, path: &str, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
+    fn read_blob(
+        &self,
+        entry: &trove_discovery::Entry,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>, SourceError> {
         self.reads
             .lock()
             .unwrap()
-            .push((path.to_owned(), max_bytes));
-        self.inner.read_full(path, max_bytes)
+            .push((entry.path.clone(), max_bytes));
+        self.inner.read_full(&entry.path, max_bytes)
     }
 }
 
