@@ -15,6 +15,10 @@
 //!
 //! Run: `cargo bench -p trove-server --bench registry`.
 
+// The allocator the `trove` binary runs with, so the figures are those of what ships.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
