@@ -12,6 +12,12 @@ use trove_discovery::{Entry, EntryKind, ReadError, Snapshot};
 
 use crate::source::SourceError;
 
+/// Whether a name from a tree listing can be a path segment: not empty, `.`, `..` or `.git`, and
+/// without separators. Every source leaves other names out of its listings.
+pub(crate) fn is_safe_name(name: &str) -> bool {
+    !matches!(name, "" | "." | ".." | ".git") && !name.contains(['/', '\\'])
+}
+
 /// Reads blobs of one snapshot. Implemented per source (git object database, GitHub blobs API).
 ///
 /// Called from synchronous code (discovery), so the sync engine runs discovery and imports inside

@@ -7,8 +7,8 @@
 //! place. `head` is a ref advertisement only (the `git ls-remote` of it), run against a shared
 //! empty probe repository so it never waits behind a fetch. Decoded trees are kept by object id
 //! between snapshots, so listing a commit after a small change decodes only the folders on the
-//! changed paths. Every operation runs on a blocking
-//! thread under one deadline; a pack budget and listing limits bound the rest.
+//! changed paths. Every operation runs on a blocking thread under one deadline; a pack budget and
+//! listing limits bound the rest.
 
 mod budget;
 mod errors;

@@ -15,7 +15,7 @@ use trove_discovery::{Entry, EntryKind};
 use super::GitLimits;
 use super::errors::git_error;
 use super::tree_cache::{Child, ChildKind, Children, TreeCache};
-use crate::snapshot::{BlobReader, SnapshotParts};
+use crate::snapshot::{BlobReader, SnapshotParts, is_safe_name};
 use crate::source::SourceError;
 
 /// Longest symlink target read for `Entry::link_target`; longer targets are cut.
@@ -174,7 +174,7 @@ fn read_tree(repo: &gix::Repository, id: ObjectId) -> Result<Children, SourceErr
             });
             continue;
         };
-        if matches!(name, "" | "." | ".." | ".git") || name.contains(['/', '\\']) {
+        if !is_safe_name(name) {
             children.push(Child {
                 name: name.escape_debug().to_string(),
                 oid,

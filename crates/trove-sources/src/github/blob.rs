@@ -8,12 +8,12 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
+use trove_discovery::Entry;
+
 use super::api::encode_segment;
 use super::app::GitHubApp;
 use super::error::GitHubError;
 use super::http::{Call, Credential, RAW};
-use trove_discovery::Entry;
-
 use crate::snapshot::BlobReader;
 use crate::source::SourceError;
 

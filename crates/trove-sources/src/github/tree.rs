@@ -19,6 +19,7 @@ use super::app::GitHubApp;
 use super::config::GitHubSourceLimits;
 use super::error::GitHubError;
 use super::http::{Call, Credential};
+use crate::snapshot::is_safe_name;
 
 /// A tree as the API gives it.
 #[derive(Debug, Deserialize)]
@@ -218,11 +219,6 @@ fn entry(path: String, kind: EntryKind, size: u64, mode: u32, oid: Option<String
         link_target: None,
         oid,
     }
-}
-
-/// A name that can be a path segment: not empty, `.`, `..` or `.git`, no separators.
-fn is_safe_name(name: &str) -> bool {
-    !matches!(name, "" | "." | ".." | ".git") && !name.contains(['/', '\\'])
 }
 
 #[cfg(test)]
