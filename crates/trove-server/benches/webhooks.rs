@@ -18,7 +18,9 @@
 //! connections for THROUGHPUT_FOR, median of REPEATS), which builds and signs each request the same
 //! way for the baseline and the server, so the two differ only in what the server does.
 //!
-//! Run: `cargo bench -p trove-server --bench webhooks`.
+//! Run: `cargo bench -p trove-server --bench webhooks`. To profile the ingest alone, set
+//! `TROVE_BENCH_INGEST_ONLY=<seconds>`: signed pushes on SQLite for that long, then G4's latency
+//! run, nothing else.
 
 // The allocator the `trove` binary runs with, so the figures are those of what ships.
 #[global_allocator]
@@ -138,6 +140,12 @@ fn main() {
     );
     println!("cpu: {}", cpu_model());
     runtime.block_on(async {
+        if let Some(seconds) = std::env::var("TROVE_BENCH_INGEST_ONLY")
+            .ok()
+            .and_then(|s| s.parse().ok())
+        {
+            return ingest_only(Duration::from_secs(seconds)).await;
+        }
         let baseline = Baseline::start().await;
         g5();
         let db = TestDb::sqlite().await;
@@ -152,6 +160,21 @@ fn main() {
         }
         baseline.stop.cancel();
     });
+}
+
+/// Signed pushes on SQLite for `time`, for a profiler to look at.
+async fn ingest_only(time: Duration) {
+    let db = TestDb::sqlite().await;
+    follow(&db.store).await;
+    let server = TestServer::start(db.store.clone()).await;
+    let url = format!("{}/v1/webhooks/connectors/github", server.base);
+    let requests = Arc::new(Requests::new(1));
+    let client = reqwest::Client::new();
+    let counter = Arc::new(AtomicU64::new(0));
+    let rate = throughput_for(time, &client, &url, &requests, Kind::Push, 202, &counter).await;
+    println!("signed push -> 202 for {time:?}: {rate:.0} req/s");
+    latency(&client, &url, &requests, rate / 2.0, &counter).await;
+    db.finish().await;
 }
 
 fn cpu_model() -> String {
@@ -363,8 +386,20 @@ async fn throughput(
     status: u16,
     counter: &Arc<AtomicU64>,
 ) -> f64 {
+    throughput_for(THROUGHPUT_FOR, client, url, requests, kind, status, counter).await
+}
+
+async fn throughput_for(
+    time: Duration,
+    client: &reqwest::Client,
+    url: &str,
+    requests: &Arc<Requests>,
+    kind: Kind,
+    status: u16,
+    counter: &Arc<AtomicU64>,
+) -> f64 {
     let done = Arc::new(AtomicU64::new(0));
-    let until = Instant::now() + THROUGHPUT_FOR;
+    let until = Instant::now() + time;
     let started = Instant::now();
     let tasks: Vec<_> = (0..CLIENTS)
         .map(|_| {

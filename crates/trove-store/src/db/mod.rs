@@ -1,10 +1,12 @@
 //! One query path for SQLite and PostgreSQL.
 //!
-//! Every statement is written once, with `$1`-style placeholders that both engines accept (sqlx maps
-//! them to positions on SQLite), and its arguments are collected as `sea_query::Value`s, which
-//! `sea-query-sqlx` turns into either engine's arguments. [`Db`] (a pool) and [`Tx`] (a transaction)
-//! run such a [`Sql`] on whichever engine they hold. Only DDL and a few clauses (row locks) differ per
-//! engine; [`Backend`] says which one is in use.
+//! Every statement is written once, with `$1`-style placeholders that both engines accept (on SQLite
+//! they are rewritten to positional `?`, see [`placeholders`]), and its arguments are collected as
+//! `sea_query::Value`s, which `sea-query-sqlx` turns into either engine's arguments. [`Db`] (a pool)
+//! and [`Tx`] (a transaction) run such a [`Sql`] on whichever engine they hold. Only DDL and a few
+//! clauses (row locks) differ per engine; [`Backend`] says which one is in use.
+
+mod placeholders;
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -110,11 +112,12 @@ impl Sql {
         &self.text
     }
 
-    fn parts(self) -> (AssertSqlSafe<String>, SqlxValues) {
-        (
-            AssertSqlSafe(self.text.into_owned()),
-            SqlxValues(Values(self.args)),
-        )
+    fn parts(self, backend: Backend) -> (AssertSqlSafe<String>, SqlxValues) {
+        let (text, args) = match backend {
+            Backend::Sqlite => placeholders::positional(&self.text, self.args),
+            Backend::Postgres => (self.text.into_owned(), self.args),
+        };
+        (AssertSqlSafe(text), SqlxValues(Values(args)))
     }
 }
 
@@ -177,25 +180,32 @@ enum Exec<'a> {
 }
 
 impl Exec<'_> {
+    fn backend(&self) -> Backend {
+        match self {
+            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Postgres(_) => Backend::Postgres,
+        }
+    }
+
     async fn execute(self, q: Sql) -> AppResult<u64> {
-        let (text, args) = q.parts();
+        let (text, args) = q.parts(self.backend());
         on_engine!(self, c => sqlx::query_with(text, args).execute(c).await.map(|r| r.rows_affected()))
             .map_err(db_error)
     }
 
     async fn fetch_all<T: Row>(self, q: Sql) -> AppResult<Vec<T>> {
-        let (text, args) = q.parts();
+        let (text, args) = q.parts(self.backend());
         on_engine!(self, c => sqlx::query_as_with(text, args).fetch_all(c).await).map_err(db_error)
     }
 
     async fn fetch_optional<T: Row>(self, q: Sql) -> AppResult<Option<T>> {
-        let (text, args) = q.parts();
+        let (text, args) = q.parts(self.backend());
         on_engine!(self, c => sqlx::query_as_with(text, args).fetch_optional(c).await)
             .map_err(db_error)
     }
 
     async fn scalar<T: Scalar>(self, q: Sql) -> AppResult<Option<T>> {
-        let (text, args) = q.parts();
+        let (text, args) = q.parts(self.backend());
         on_engine!(self, c => sqlx::query_scalar_with(text, args).fetch_optional(c).await)
             .map_err(db_error)
     }
@@ -377,6 +387,9 @@ impl Db {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(15))
+            // A connection to a local file does not go stale; the default check costs a round
+            // trip to the connection's thread on every acquire.
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(|e| {
