@@ -171,7 +171,7 @@ async fn ingest_only(time: Duration) {
     let requests = Arc::new(Requests::new(1));
     let client = reqwest::Client::new();
     let counter = Arc::new(AtomicU64::new(0));
-    let rate = throughput_for(time, &client, &url, &requests, Kind::Push, 202, &counter).await;
+    let rate = throughput(time, &client, &url, &requests, Kind::Push, 202, &counter).await;
     println!("signed push -> 202 for {time:?}: {rate:.0} req/s");
     latency(&client, &url, &requests, rate / 2.0, &counter).await;
     db.finish().await;
@@ -302,9 +302,31 @@ async fn run(db: &TestDb, baseline: &Baseline, run: u64) {
     let pushes_before = rows(&db.store).await;
     let mut batches = [0.0; 3];
     for _ in 0..REPEATS {
-        base.push(throughput(&client, &baseline.url, &requests, Kind::Push, 200, &counter).await);
+        base.push(
+            throughput(
+                THROUGHPUT_FOR,
+                &client,
+                &baseline.url,
+                &requests,
+                Kind::Push,
+                200,
+                &counter,
+            )
+            .await,
+        );
         let before = batch_stats();
-        ingest.push(throughput(&client, &url, &requests, Kind::Push, 202, &counter).await);
+        ingest.push(
+            throughput(
+                THROUGHPUT_FOR,
+                &client,
+                &url,
+                &requests,
+                Kind::Push,
+                202,
+                &counter,
+            )
+            .await,
+        );
         for (total, (after, before)) in batches
             .iter_mut()
             .zip(batch_stats().into_iter().zip(before))
@@ -312,11 +334,33 @@ async fn run(db: &TestDb, baseline: &Baseline, run: u64) {
             *total += after - before;
         }
         let before = rows(&db.store).await;
-        reject.push(throughput(&client, &url, &requests, Kind::BadSignature, 401, &counter).await);
+        reject.push(
+            throughput(
+                THROUGHPUT_FOR,
+                &client,
+                &url,
+                &requests,
+                Kind::BadSignature,
+                401,
+                &counter,
+            )
+            .await,
+        );
         let after = rows(&db.store).await;
         reject_writes += after.iter().zip(before).map(|(a, b)| a - b).sum::<i64>();
         let before = rows(&db.store).await;
-        ignore.push(throughput(&client, &url, &requests, Kind::Issue, 200, &counter).await);
+        ignore.push(
+            throughput(
+                THROUGHPUT_FOR,
+                &client,
+                &url,
+                &requests,
+                Kind::Issue,
+                200,
+                &counter,
+            )
+            .await,
+        );
         ignore_jobs += rows(&db.store).await[2] - before[2];
     }
     let pushes_after = rows(&db.store).await;
@@ -377,19 +421,8 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Requests per second of `kind` with CLIENTS concurrent clients for THROUGHPUT_FOR.
+/// Requests per second of `kind` with CLIENTS concurrent clients for `time`.
 async fn throughput(
-    client: &reqwest::Client,
-    url: &str,
-    requests: &Arc<Requests>,
-    kind: Kind,
-    status: u16,
-    counter: &Arc<AtomicU64>,
-) -> f64 {
-    throughput_for(THROUGHPUT_FOR, client, url, requests, kind, status, counter).await
-}
-
-async fn throughput_for(
     time: Duration,
     client: &reqwest::Client,
     url: &str,
