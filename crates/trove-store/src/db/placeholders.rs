@@ -22,7 +22,8 @@ pub(crate) fn positional(text: &str, args: Vec<Value>) -> (String, Vec<Value>) {
     while i < bytes.len() {
         match bytes[i] {
             quote @ (b'\'' | b'"') => {
-                // A quoted string or identifier; a doubled quote inside it is part of it.
+                // A quoted string or identifier, skipped whole. A doubled quote inside it ends
+                // this scan and starts the next, which skips the rest just the same.
                 i += 1;
                 while i < bytes.len() && bytes[i] != quote {
                     i += 1;
@@ -63,7 +64,7 @@ pub(crate) fn positional(text: &str, args: Vec<Value>) -> (String, Vec<Value>) {
     if order.is_empty() {
         return (text.to_owned(), args);
     }
-    out.push_str(&text[copied.min(text.len())..]);
+    out.push_str(&text[copied..]);
     if order.len() == args.len() && order.iter().enumerate().all(|(at, n)| at == *n) {
         return (out, args);
     }
