@@ -7,6 +7,7 @@
 //! preselected; otherwise nothing is supported and the warning says what to add.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -56,7 +57,7 @@ pub(crate) fn discover_with(snapshot: &dyn Snapshot, reuse: Option<&Reuse<'_>>) 
         };
     }
     if !manifests.is_empty() {
-        let plugins: Vec<PluginCandidate> = manifests
+        let plugins: Vec<Arc<PluginCandidate>> = manifests
             .iter()
             .map(|m| {
                 plugin::build_local(
@@ -117,7 +118,7 @@ pub(crate) fn discover_with(snapshot: &dyn Snapshot, reuse: Option<&Reuse<'_>>) 
         return Discovery {
             classification: Classification::SkillsOnly,
             marketplace: None,
-            plugins: vec![p],
+            plugins: vec![Arc::new(p)],
             warnings,
         };
     }
@@ -152,7 +153,10 @@ fn from_marketplaces(
     files: &[&str],
     manifests: &[&str],
     warnings: &mut Vec<Warning>,
-) -> (Option<crate::model::MarketplaceInfo>, Vec<PluginCandidate>) {
+) -> (
+    Option<crate::model::MarketplaceInfo>,
+    Vec<Arc<PluginCandidate>>,
+) {
     let mut accepted: Vec<Marketplace> = Vec::new();
     for f in files {
         match marketplace::read(ctx, f) {

@@ -46,11 +46,15 @@ pub struct TreeIndex<'a> {
 impl<'a> TreeIndex<'a> {
     /// Indexes a listing.
     pub fn new(entries: &'a [Entry]) -> Self {
+        // Sized for the listing up front: growing maps of thousands of paths rehashes them all.
+        let blobs = entries.iter().filter(|e| e.kind == EntryKind::Blob).count();
+        let trees = entries.len() - blobs;
+        let hasher = hashbrown::DefaultHashBuilder::default;
         let mut idx = TreeIndex {
-            files: Vec::new(),
-            blobs: HashMap::default(),
-            dirs: HashSet::default(),
-            tree_ids: HashMap::default(),
+            files: Vec::with_capacity(blobs),
+            blobs: HashMap::with_capacity_and_hasher(blobs, hasher()),
+            dirs: HashSet::with_capacity_and_hasher(trees, hasher()),
+            tree_ids: HashMap::with_capacity_and_hasher(trees, hasher()),
             sorted_dirs: OnceCell::new(),
             symlinks: Vec::new(),
             submodules: Vec::new(),
@@ -111,6 +115,7 @@ impl<'a> TreeIndex<'a> {
                 }
             }
         }
+        // A git listing arrives sorted already; checking that costs one pass.
         idx.files.sort_unstable();
         idx.submodules.sort_unstable();
         idx.symlinks.sort_unstable_by(|a, b| a.path.cmp(&b.path));

@@ -3,6 +3,8 @@
 //! Keys are snake_case. The documented keys are always present (nulls and empty lists included);
 //! items carry extra fields that later stages (apply, sync) need, such as a skill's file list.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -45,7 +47,8 @@ pub struct Discovery {
     /// `null` when there is none or its file was rejected.
     pub marketplace: Option<MarketplaceInfo>,
     /// Candidate plugins, in marketplace order (or path order without a marketplace).
-    pub plugins: Vec<PluginCandidate>,
+    /// Shared: a later discovery that reuses a candidate holds the same allocation.
+    pub plugins: Vec<Arc<PluginCandidate>>,
     /// Repository-level warnings (parse errors, rejected marketplaces, skipped paths, ...).
     pub warnings: Vec<Warning>,
 }

@@ -5,6 +5,8 @@
 //! fields into `plugin.json`'s; `false` makes the entry the whole definition, and a `plugin.json`
 //! that also declares components is the "conflicting manifests" error Claude Code refuses to load.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use crate::components::{self, Layout};
@@ -39,10 +41,10 @@ pub struct LocalSpec<'e> {
 
 /// Builds a candidate from a local folder, or takes the one an earlier discovery built from the
 /// same inputs.
-pub fn build_local(ctx: &Ctx<'_>, spec: LocalSpec<'_>) -> PluginCandidate {
+pub fn build_local(ctx: &Ctx<'_>, spec: LocalSpec<'_>) -> Arc<PluginCandidate> {
     match ctx.reuse {
         Some(reuse) => reuse.build_local(ctx, spec, build_from_files),
-        None => build_from_files(ctx, spec),
+        None => Arc::new(build_from_files(ctx, spec)),
     }
 }
 
@@ -230,7 +232,7 @@ pub fn build_without_files(
     supported: bool,
     selectable: bool,
     mut warnings: Vec<Warning>,
-) -> PluginCandidate {
+) -> Arc<PluginCandidate> {
     let (metadata, problems) = manifest::metadata_from(entry);
     push_problems(&mut warnings, &marketplace.info.path, problems, false);
     let needs_fetch = supported && source.is_remote();
@@ -240,7 +242,7 @@ pub fn build_without_files(
             "remote source: components are listed after the sync engine fetches it",
         ));
     }
-    PluginCandidate {
+    Arc::new(PluginCandidate {
         key,
         name,
         root,
@@ -254,7 +256,7 @@ pub fn build_without_files(
         manifest_path: None,
         marketplace_path: Some(marketplace.info.path.clone()),
         needs_fetch,
-    }
+    })
 }
 
 /// Checks a plugin name; returns true when it makes the plugin unusable.

@@ -36,7 +36,7 @@ pub struct BuiltPlugin {
     /// Hex SHA-256 of the plugin's inputs.
     pub fingerprint: String,
     /// What discovery built from them.
-    pub candidate: PluginCandidate,
+    pub candidate: Arc<PluginCandidate>,
 }
 
 /// Candidates a discovery built from plugin folders, by plugin key, that a later discovery of the
@@ -89,23 +89,23 @@ impl Reuse<'_> {
         ctx: &Ctx<'_>,
         spec: LocalSpec<'_>,
         build: impl FnOnce(&Ctx<'_>, LocalSpec<'_>) -> PluginCandidate,
-    ) -> PluginCandidate {
+    ) -> Arc<PluginCandidate> {
         let Some(fingerprint) = fingerprint(ctx, &spec) else {
-            return build(ctx, spec);
+            return Arc::new(build(ctx, spec));
         };
         if let Some(prior) = self.prior.plugins.get(&spec.key)
             && prior.fingerprint == fingerprint
         {
             self.reused.set(self.reused.get() + 1);
             self.keep(Arc::clone(prior));
-            return prior.candidate.clone();
+            return Arc::clone(&prior.candidate);
         }
         ctx.index.begin_scope(&spec.root);
-        let candidate = build(ctx, spec);
+        let candidate = Arc::new(build(ctx, spec));
         if ctx.index.end_scope() {
             self.keep(Arc::new(BuiltPlugin {
                 fingerprint,
-                candidate: candidate.clone(),
+                candidate: Arc::clone(&candidate),
             }));
         }
         candidate

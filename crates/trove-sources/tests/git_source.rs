@@ -464,3 +464,38 @@ async fn listings_from_remembered_trees_equal_fresh_listings() {
         b"#!/bin/sh\n"
     );
 }
+
+#[tokio::test]
+async fn files_are_listed_in_byte_order_of_their_paths() {
+    // Git sorts a tree's names as if folders ended in `/`: `a-b` and `a.txt` come before the
+    // folder `a`, and so must they in the listing for it to be sorted by full path.
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(tmp.path(), "order");
+    for path in [
+        "a/x",
+        "a-b",
+        "a.txt",
+        "a/z/deep.md",
+        "a/y",
+        "b",
+        "A",
+        "a0/q",
+    ] {
+        repo.write(path, path);
+    }
+    repo.commit("paths that sort differently as names and as paths");
+    let src = source(tmp.path(), GitLimits::default());
+    let target = branch(&repo.path_str(), "main");
+    let head = src.head(&target).await.unwrap();
+    let snap = src.snapshot(&target, &head.sha).await.unwrap();
+    let listed: Vec<&str> = snap
+        .entries()
+        .iter()
+        .filter(|e| e.kind == EntryKind::Blob)
+        .map(|e| e.path.as_str())
+        .collect();
+    let mut sorted = listed.clone();
+    sorted.sort_unstable();
+    assert_eq!(listed, sorted);
+    assert_eq!(listed.len(), 8);
+}

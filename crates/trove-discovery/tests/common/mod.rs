@@ -39,12 +39,15 @@ pub fn counts(p: &PluginCandidate) -> [usize; 6] {
 
 /// Sum of [`counts`] over every plugin.
 pub fn totals(d: &Discovery) -> [usize; 6] {
-    d.plugins.iter().map(counts).fold([0; 6], |mut acc, c| {
-        for i in 0..6 {
-            acc[i] += c[i];
-        }
-        acc
-    })
+    d.plugins
+        .iter()
+        .map(|p| counts(p))
+        .fold([0; 6], |mut acc, c| {
+            for i in 0..6 {
+                acc[i] += c[i];
+            }
+            acc
+        })
 }
 
 /// The plugin named `name`.

@@ -66,78 +66,97 @@ pub(crate) fn list_commit(
     let mut skipped = Vec::new();
     let mut truncated = false;
     let generation = trees.begin();
-    // An explicit stack instead of recursion: depth is attacker-controlled.
-    let mut stack: Vec<(ObjectId, String, usize)> = vec![(tree_id, String::new(), 0)];
-    'walk: while let Some((id, prefix, depth)) = stack.pop() {
-        let children = match trees.get(&id, generation) {
-            Some(children) => children,
-            None => {
-                let children = read_tree(repo, id)?;
-                trees.insert(id, Arc::clone(&children), generation);
-                children
-            }
+    let children_of = |id: ObjectId| -> Result<Children, SourceError> {
+        if let Some(children) = trees.get(&id, generation) {
+            return Ok(children);
+        }
+        let children = read_tree(repo, id)?;
+        trees.insert(id, Arc::clone(&children), generation);
+        Ok(children)
+    };
+    // Depth first, each folder's entries in tree order, its subfolders entered where they stand:
+    // git sorts a tree's names as if folders ended in `/`, so files come out in byte order of
+    // their full paths, already sorted for the discovery index. An explicit stack instead of
+    // recursion: depth is attacker-controlled.
+    let mut stack: Vec<Frame> = vec![Frame {
+        children: children_of(tree_id)?,
+        next: 0,
+        prefix: String::new(),
+        depth: 0,
+    }];
+    'walk: while let Some(frame) = stack.last_mut() {
+        let Some(child) = frame.children.get(frame.next) else {
+            stack.pop();
+            continue;
         };
-        for child in children.iter() {
-            if entries.len() >= limits.max_entries {
-                truncated = true;
-                break 'walk;
-            }
-            if let ChildKind::Unsafe(why) = child.kind {
-                skipped.push(format!("{prefix}/{}: {why}", child.name));
-                continue;
-            }
-            let mut path = String::with_capacity(prefix.len() + 1 + child.name.len());
-            if !prefix.is_empty() {
-                path.push_str(&prefix);
-                path.push('/');
-            }
-            path.push_str(&child.name);
-            let oid = child.oid;
-            let entry = match &child.kind {
-                ChildKind::Tree => {
-                    if depth + 1 >= limits.max_depth {
-                        truncated = true;
-                        skipped.push(format!("{path}/: deeper than {} levels", limits.max_depth));
-                        continue;
-                    }
-                    stack.push((oid, path.clone(), depth + 1));
-                    Entry {
-                        path,
-                        kind: EntryKind::Tree,
-                        size: 0,
-                        mode: 0o040_000,
-                        link_target: None,
-                        oid: Some(hex_of(&oid)),
-                    }
+        frame.next += 1;
+        if entries.len() >= limits.max_entries {
+            truncated = true;
+            break 'walk;
+        }
+        let (prefix, depth) = (&frame.prefix, frame.depth);
+        if let ChildKind::Unsafe(why) = child.kind {
+            skipped.push(format!("{prefix}/{}: {why}", child.name));
+            continue;
+        }
+        let mut path = String::with_capacity(prefix.len() + 1 + child.name.len());
+        if !prefix.is_empty() {
+            path.push_str(prefix);
+            path.push('/');
+        }
+        path.push_str(&child.name);
+        let oid = child.oid;
+        let entry = match &child.kind {
+            ChildKind::Tree => {
+                if depth + 1 >= limits.max_depth {
+                    truncated = true;
+                    skipped.push(format!("{path}/: deeper than {} levels", limits.max_depth));
+                    continue;
                 }
-                &ChildKind::Blob { size, executable } => Entry {
+                let below = Frame {
+                    children: children_of(oid)?,
+                    next: 0,
+                    prefix: path.clone(),
+                    depth: depth + 1,
+                };
+                entries.push(Entry {
                     path,
-                    kind: EntryKind::Blob,
-                    size,
-                    mode: if executable { 0o100_755 } else { 0o100_644 },
+                    kind: EntryKind::Tree,
+                    size: 0,
+                    mode: 0o040_000,
                     link_target: None,
                     oid: Some(hex_of(&oid)),
-                },
-                ChildKind::Link { size, target } => Entry {
-                    path,
-                    kind: EntryKind::Symlink,
-                    size: *size,
-                    mode: 0o120_000,
-                    link_target: Some(target.clone()),
-                    oid: None,
-                },
-                ChildKind::Submodule => Entry {
-                    path,
-                    kind: EntryKind::Submodule,
-                    size: 0,
-                    mode: 0o160_000,
-                    link_target: None,
-                    oid: None,
-                },
-                ChildKind::Unsafe(_) => continue,
-            };
-            entries.push(entry);
-        }
+                });
+                stack.push(below);
+                continue;
+            }
+            &ChildKind::Blob { size, executable } => Entry {
+                path,
+                kind: EntryKind::Blob,
+                size,
+                mode: if executable { 0o100_755 } else { 0o100_644 },
+                link_target: None,
+                oid: Some(hex_of(&oid)),
+            },
+            ChildKind::Link { size, target } => Entry {
+                path,
+                kind: EntryKind::Symlink,
+                size: *size,
+                mode: 0o120_000,
+                link_target: Some(target.clone()),
+                oid: None,
+            },
+            ChildKind::Submodule => Entry {
+                path,
+                kind: EntryKind::Submodule,
+                size: 0,
+                mode: 0o160_000,
+                link_target: None,
+                oid: None,
+            },
+            ChildKind::Unsafe(_) => continue,
+        };
+        entries.push(entry);
     }
     Ok(SnapshotParts {
         sha: sha.to_string(),
@@ -146,6 +165,14 @@ pub(crate) fn list_commit(
         root_name,
         skipped,
     })
+}
+
+/// A folder being listed: its children, the next one to visit, its path and depth.
+struct Frame {
+    children: Children,
+    next: usize,
+    prefix: String,
+    depth: usize,
 }
 
 /// The hexadecimal form of an object id (without the formatting machinery of `to_string`, which

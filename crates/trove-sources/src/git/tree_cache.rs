@@ -6,10 +6,13 @@
 //! other folder of the next listing is taken from here without decoding a tree or reading a blob
 //! header, which is what makes listing a large repository after a small change cheap.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use gix::ObjectId;
+
+/// Keyed by tree id with seeded foldhash: a listing looks up every tree it walks, and SipHash
+/// showed in its profile. Ids come from the repository, so the hash stays seeded (not the raw id).
+type HashMap<K, V> = std::collections::HashMap<K, V, hashbrown::DefaultHashBuilder>;
 
 /// What a listing needs to know about one child of a tree.
 #[derive(Debug, Clone)]

@@ -38,7 +38,8 @@ impl Store {
     }
 
     /// Caches a discovery (JSON) of a target at `sha`, replacing the target's entries for other
-    /// commits; an existing entry for `sha` is kept (same commit, same result).
+    /// commits; an existing entry for `sha` is kept (same commit, same result). A cache, so
+    /// committed relaxed ([`crate::Db::begin_relaxed`]).
     pub async fn cache_discovery(
         &self,
         org: OrgId,
@@ -46,7 +47,7 @@ impl Store {
         sha: &str,
         result: &str,
     ) -> AppResult<()> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_relaxed().await?;
         tx.execute(
             sql("DELETE FROM connector_discoveries WHERE target_id = $1 AND sha <> $2")
                 .bind(target.uuid())
@@ -100,6 +101,7 @@ impl Store {
     /// Stores the candidates `after` keeps for a target, given that `before` is what
     /// [`Store::reusable_discovery`] returned: writes those that are new or whose fingerprint
     /// moved, and drops the keys `after` no longer keeps. Returns how many rows were written.
+    /// A cache (a lost entry costs one plugin folder's read), so committed relaxed.
     pub async fn store_reusable_discovery(
         &self,
         org: OrgId,
@@ -148,7 +150,7 @@ impl Store {
         if written == 0 && gone.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_relaxed().await?;
         for chunk in gone.chunks(10_000) {
             let mut q = sql("");
             let t = q.push_arg(target.uuid());
@@ -202,7 +204,8 @@ impl Store {
     }
 
     /// [`Store::set_applied_in`] for several plugins (key, fingerprint or `None`), in one
-    /// transaction.
+    /// transaction, committed relaxed ([`crate::Db::begin_relaxed`]): a lost mark makes the next
+    /// run plan the plugin again.
     pub async fn set_applied(
         &self,
         target: ConnectorTargetId,
@@ -211,7 +214,7 @@ impl Store {
         if changes.is_empty() {
             return Ok(());
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_relaxed().await?;
         for (key, applied) in changes {
             self.set_applied_in(&mut tx, target, key, applied.as_deref())
                 .await?;

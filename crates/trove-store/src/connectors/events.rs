@@ -84,6 +84,14 @@ pub struct SyncResult {
     pub message: Option<String>,
 }
 
+/// A `sync_events` row with its org.
+#[derive(sqlx::FromRow)]
+struct OrgEventRow {
+    org_id: Uuid,
+    #[sqlx(flatten)]
+    event: SyncEventRow,
+}
+
 impl Store {
     /// Creates a queued event in the caller's transaction (which also enqueues its job).
     pub async fn create_sync_event_in(
@@ -254,6 +262,21 @@ impl Store {
         Ok(())
     }
 
+    /// An event by its id alone, with its org (for a worker, which is handed only the id).
+    pub async fn sync_event_and_org(&self, id: SyncEventId) -> AppResult<(OrgId, SyncEvent)> {
+        let row: OrgEventRow = self
+            .db
+            .fetch_one(
+                sql(format!(
+                    "SELECT org_id, {SYNC_EVENT_COLUMNS} FROM sync_events WHERE id = $1"
+                ))
+                .bind(id.uuid()),
+                "sync event",
+            )
+            .await?;
+        Ok((row.org_id.into(), row.event.into_event()))
+    }
+
     /// One event of the org.
     pub async fn sync_event(&self, org: OrgId, id: SyncEventId) -> AppResult<SyncEvent> {
         let row: SyncEventRow = self
@@ -310,8 +333,14 @@ impl Store {
         Ok(changed > 0)
     }
 
-    /// Records how an event ended.
-    pub async fn finish_sync_event(&self, id: SyncEventId, result: &SyncResult) -> AppResult<()> {
+    /// Records how an event ended, with a flushed commit: it also makes durable every relaxed
+    /// commit of the run before it (PostgreSQL flushes its WAL in order).
+    /// Returns the event as it now is.
+    pub async fn finish_sync_event(
+        &self,
+        id: SyncEventId,
+        result: &SyncResult,
+    ) -> AppResult<SyncEvent> {
         if !result.status.is_final() {
             return Err(AppError::internal("finish_sync_event needs a final status"));
         }
@@ -325,11 +354,12 @@ impl Store {
                 message.unwrap_or_default()
             ));
         }
-        self.db
-            .execute(
-                sql("UPDATE sync_events SET status = $1, head_sha = COALESCE($2, head_sha), created_count = $3, \
+        let row: SyncEventRow = self
+            .db
+            .fetch_one(
+                sql(format!("UPDATE sync_events SET status = $1, head_sha = COALESCE($2, head_sha), created_count = $3, \
                      updated_count = $4, deleted_count = $5, unchanged_count = $6, skipped_count = $7, errors = $8, \
-                     message = $9, finished_at = $10 WHERE id = $11")
+                     message = $9, finished_at = $10 WHERE id = $11 RETURNING {SYNC_EVENT_COLUMNS}"))
                 .bind(result.status.as_str())
                 .bind(result.head_sha.clone())
                 .bind(result.counts.created)
@@ -341,9 +371,10 @@ impl Store {
                 .bind(message)
                 .bind(now_ms())
                 .bind(id.uuid()),
+                "sync event",
             )
             .await?;
-        Ok(())
+        Ok(row.into_event())
     }
 
     /// Puts a final event back in the queue state for a retry (the caller enqueues the job in `tx`).

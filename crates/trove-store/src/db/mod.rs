@@ -298,6 +298,9 @@ impl Tx {
     }
 }
 
+/// How long a pooled PostgreSQL connection may sit idle before it is checked when handed out.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// Prepared statements kept per connection. Multi-row inserts have one text per row count, so
 /// the driver's default (100) would evict and re-prepare them batch after batch.
 const STATEMENT_CACHE: usize = 1024;
@@ -364,6 +367,19 @@ impl Db {
         let pool = PgPoolOptions::new()
             .max_connections(max)
             .acquire_timeout(Duration::from_secs(10))
+            // A liveness round trip before every statement doubled the round trips of the short
+            // statements the engine runs one by one. Only a connection that sat idle long enough
+            // for the server to have restarted meanwhile (a restart takes longer than this) is
+            // checked; a busy one is handed out as it is.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_WHEN_IDLE_FOR {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options)
             .await
             .map_err(|e| {
@@ -422,6 +438,29 @@ impl Db {
             inner,
             backend: self.backend(),
         })
+    }
+
+    /// Starts a transaction whose writes are recomputed when lost (caches, or a reconcile's writes,
+    /// which its sync event's flushed commit makes durable). On PostgreSQL its commit does not
+    /// wait for the WAL flush
+    /// (`synchronous_commit = off` for this transaction only): it is visible to every other
+    /// session at once, and a crash of the database server can lose at most the last fraction of
+    /// a second of such commits, never leave them half-applied. SQLite's commits already skip the
+    /// flush (`synchronous = NORMAL` in WAL mode), so there it is [`Db::begin`].
+    pub async fn begin_relaxed(&self) -> AppResult<Tx> {
+        match self {
+            Self::Sqlite(_) => self.begin().await,
+            // One round trip: a simple query may hold both statements, and the transaction stays
+            // open after it.
+            Self::Postgres(p) => Ok(Tx {
+                inner: TxInner::Postgres(
+                    p.begin_with("BEGIN; SET LOCAL synchronous_commit = off")
+                        .await
+                        .map_err(db_error)?,
+                ),
+                backend: Backend::Postgres,
+            }),
+        }
     }
 
     /// Takes a connection from the pool for statements outside a transaction.

@@ -3,16 +3,22 @@
 //! marketplace. Either all of it commits or none of it does, so a run killed anywhere leaves each
 //! plugin either fully at the new commit or fully at the old one, and the next run recomputes the
 //! rest from the bindings.
+//!
+//! These transactions commit relaxed ([`trove_store::Db::begin_relaxed`]: on PostgreSQL they do
+//! not wait for the WAL flush each). The run's sync event is finished last with a flushed commit,
+//! which flushes every commit before it, so an event never reads completed unless its writes are
+//! durable; a database crash before that leaves the event unfinished, and its rerun recomputes
+//! whatever was lost from the bindings, as after a killed worker.
 
 use trove_core::{
-    AppError, AppResult, ConnectorInstanceId, ConnectorTargetId, MarketplaceId, OrgId,
+    AppError, AppResult, ConnectorInstanceId, ConnectorTargetId, MarketplaceId, OrgId, PluginId,
 };
-use trove_store::Store;
 use trove_store::connectors::bindings::{Binding, NewBinding};
 use trove_store::connectors::model::SyncCounts;
 use trove_store::registry::ObjectType;
 use trove_store::registry::import::{ImportedMarketplace, ImportedPlugin, ImportedState};
 use trove_store::registry::objects::validate::Prepared;
+use trove_store::{Store, Tx};
 
 use super::desired::{Desired, PluginPlan};
 use super::faults::{Faults, points};
@@ -38,6 +44,9 @@ pub struct PluginWrite<'a> {
     /// The plugin's key in discovery, and the fingerprint its bindings hold once this write
     /// commits (`None`: not known to hold any, so the next run plans it again).
     pub applied: (&'a str, Option<&'a str>),
+    /// The plugin's id when the run's start found its plugin and marketplace rows and its place
+    /// already as this write would leave them: only its components are written.
+    pub rows_current: Option<PluginId>,
 }
 
 /// True when [`write_plugin`] would write nothing for `plan`: no component to create, update or
@@ -101,18 +110,11 @@ pub async fn write_plugin(
     plan: &PluginPlan,
 ) -> AppResult<SyncCounts> {
     let mut counts = SyncCounts::default();
-    let mut tx = store.db.begin().await?;
-    let (plugin_id, _) = store
-        .upsert_imported_plugin_in(&mut tx, w.org, w.instance, w.key, w.plugin)
-        .await?;
-    if let Some((mkey, meta, position)) = w.marketplace {
-        let market: MarketplaceId = store
-            .upsert_imported_marketplace_in(&mut tx, w.org, w.instance, mkey, meta)
-            .await?;
-        store
-            .place_imported_plugin_in(&mut tx, w.org, market, plugin_id, position)
-            .await?;
-    }
+    let mut tx = store.db.begin_relaxed().await?;
+    let plugin_id = match w.rows_current {
+        Some(id) => id,
+        None => upsert_rows(store, &mut tx, w).await?,
+    };
     // Read inside the transaction so the diff is against what is committed now, not against what
     // an earlier (possibly killed) run saw.
     let live = store.live_bindings_in(&mut tx, w.target, w.key).await?;
@@ -224,6 +226,22 @@ pub async fn write_plugin(
     Ok(counts)
 }
 
+/// Creates or updates the plugin row, its marketplace row and its place; returns the plugin's id.
+async fn upsert_rows(store: &Store, tx: &mut Tx, w: &PluginWrite<'_>) -> AppResult<PluginId> {
+    let (plugin_id, _) = store
+        .upsert_imported_plugin_in(tx, w.org, w.instance, w.key, w.plugin)
+        .await?;
+    if let Some((mkey, meta, position)) = w.marketplace {
+        let market: MarketplaceId = store
+            .upsert_imported_marketplace_in(tx, w.org, w.instance, mkey, meta)
+            .await?;
+        store
+            .place_imported_plugin_in(tx, w.org, market, plugin_id, position)
+            .await?;
+    }
+    Ok(plugin_id)
+}
+
 /// Tombstones every live binding of a plugin key that the commit no longer has at all (the
 /// plugin was removed from the repository), in one transaction. The plugin row is kept.
 pub async fn tombstone_plugin(
@@ -233,7 +251,7 @@ pub async fn tombstone_plugin(
     key: &str,
     sha: &str,
 ) -> AppResult<i32> {
-    let mut tx = store.db.begin().await?;
+    let mut tx = store.db.begin_relaxed().await?;
     let live = store.live_bindings_in(&mut tx, target, key).await?;
     let mut deleted = 0;
     for binding in &live {

@@ -3,6 +3,7 @@
 //! plugin's transaction instead of waiting for it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use trove_discovery::PluginCandidate;
@@ -11,7 +12,7 @@ use trove_sources::RepoSnapshot;
 use super::desired::{PluginPlan, plan_plugin};
 
 /// A plugin to plan and the digests its live bindings were read from (identity path → digest).
-pub(super) type PlanWork = (PluginCandidate, HashMap<String, String>);
+pub(super) type PlanWork = (Arc<PluginCandidate>, HashMap<String, String>);
 
 /// Plans arriving in the order their work was given.
 pub(super) struct LocalPlans {

@@ -92,7 +92,7 @@ pub async fn fetch(
         .iter()
         .find(|p| p.root.as_deref() == Some(""))
         .or_else(|| discovery.plugins.first())
-        .cloned()
+        .map(|p| PluginCandidate::clone(p))
         .ok_or_else(|| "no plugin found at the remote source".to_owned())?;
     Ok((snap, plugin))
 }

@@ -1,6 +1,7 @@
 //! One reconcile run (DESIGN flow 5) and the backstop (flow 6).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use trove_core::{AppError, AppResult, ConnectorInstanceId, OrgId, SyncEventId};
 use trove_discovery::{Discovery, PluginCandidate};
@@ -56,13 +57,7 @@ fn plugin_meta(p: &PluginCandidate) -> ImportedPlugin {
 
 impl Engine {
     pub(super) async fn run(&self, event: SyncEventId) -> AppResult<SyncEvent> {
-        let org: Option<Uuid> = self
-            .store
-            .db
-            .scalar(sql("SELECT org_id FROM sync_events WHERE id = $1").bind(event.uuid()))
-            .await?;
-        let org: OrgId = org.ok_or_else(|| AppError::not_found("sync event"))?.into();
-        let ev = self.store.sync_event(org, event).await?;
+        let (org, ev) = self.store.sync_event_and_org(event).await?;
         if ev.status.is_final() {
             return Ok(ev);
         }
@@ -82,7 +77,7 @@ impl Engine {
         match outcome {
             Ok(result) => {
                 unlocked?;
-                self.store.finish_sync_event(event, &result).await?;
+                self.store.finish_sync_event(event, &result).await
             }
             Err(e) => {
                 // Left `running`: a rerun of this event recomputes everything from the bindings.
@@ -95,10 +90,9 @@ impl Engine {
                             .bind(event.uuid()),
                     )
                     .await;
-                return Err(e);
+                Err(e)
             }
         }
-        self.store.sync_event(org, event).await
     }
 
     async fn reconcile(&self, org: OrgId, ev: &SyncEvent, holder: &str) -> AppResult<SyncResult> {
@@ -180,7 +174,7 @@ impl Engine {
                 && fingerprint_of(p)
                     .is_some_and(|f| applied.get(&p.key).map(String::as_str) == Some(f))
         };
-        let to_plan: Vec<&PluginCandidate> = discovery
+        let to_plan: Vec<&Arc<PluginCandidate>> = discovery
             .plugins
             .iter()
             .filter(|p| selected.contains(&p.key) && !settled(p))
@@ -208,7 +202,7 @@ impl Engine {
                 .map(|p| {
                     let key = format!("{}:{}", target.id, p.key);
                     let known = known_digests(bound.get(&key).map_or(&[], Vec::as_slice));
-                    ((*p).clone(), known)
+                    (Arc::clone(p), known)
                 })
                 .collect(),
         );
@@ -274,6 +268,16 @@ impl Engine {
                 && plan.skipped == 0;
             let now_applied = fingerprint_of(plugin).filter(|_| clean);
             let meta = plugin_meta(fetched.as_ref().unwrap_or(plugin));
+            // Rows read at the start may since have been edited by hand: a write that fails on
+            // them is retried with its rows upserted.
+            let rows_current = PluginRows {
+                key: &key,
+                plugin: &meta,
+                marketplace,
+            }
+            .current(&state, market_current)?
+            .then(|| state.plugin_id(&key))
+            .flatten();
             let write = PluginWrite {
                 org,
                 instance: ev.instance_id,
@@ -284,6 +288,7 @@ impl Engine {
                 marketplace,
                 may_tombstone: complete,
                 applied: (&plugin.key, now_applied),
+                rows_current,
             };
             if writes_nothing(&write, &plan, &bindings, &state, market_current)? {
                 counts.unchanged += i32::try_from(plan.same.len()).unwrap_or(i32::MAX);
@@ -295,10 +300,15 @@ impl Engine {
                 continue;
             }
             let written = match write_plugin(&self.store, &self.faults, &write, &plan).await {
-                // A unique-index refusal means another run wrote this plugin meanwhile: re-read
-                // the bindings and apply once more.
+                // A unique-index refusal means another run wrote this plugin meanwhile (or its
+                // rows changed since they were read): re-read the bindings, upsert the rows and
+                // apply once more.
                 Err(AppError::Conflict { .. }) => {
-                    write_plugin(&self.store, &self.faults, &write, &plan).await?
+                    let again = PluginWrite {
+                        rows_current: None,
+                        ..write
+                    };
+                    write_plugin(&self.store, &self.faults, &again, &plan).await?
                 }
                 other => other?,
             };

@@ -79,6 +79,11 @@ impl ImportedState {
             .is_some_and(|row| row.holds(p, &metadata)))
     }
 
+    /// The id of the plugin of `source_key`, if the instance imported it.
+    pub fn plugin_id(&self, source_key: &str) -> Option<PluginId> {
+        self.plugins.get(source_key).map(|row| row.id.into())
+    }
+
     /// True when the marketplace of `source_key` exists and
     /// [`Store::upsert_imported_marketplace_in`] with `m` would write nothing.
     pub fn marketplace_current(
