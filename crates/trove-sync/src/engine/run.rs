@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use trove_core::{AppError, AppResult, ConnectorInstanceId, OrgId, SyncEventId};
 use trove_discovery::{Discovery, PluginCandidate};
@@ -72,14 +73,18 @@ impl Engine {
                 "another reconcile of this target is running; try again when it ends",
             ));
         }
-        let outcome = self.reconcile(org, &ev, &holder).await;
-        let unlocked = self.store.unlock_target(ev.target_id, &holder).await;
-        match outcome {
+        match self.reconcile(org, &ev, &holder).await {
             Ok(result) => {
+                // Two rows with nothing between them: written at once.
+                let (unlocked, finished) = tokio::join!(
+                    self.store.unlock_target(ev.target_id, &holder),
+                    self.store.finish_sync_event(event, &result),
+                );
                 unlocked?;
-                self.store.finish_sync_event(event, &result).await
+                finished
             }
             Err(e) => {
+                let _ = self.store.unlock_target(ev.target_id, &holder).await;
                 // Left `running`: a rerun of this event recomputes everything from the bindings.
                 let _ = self
                     .store
@@ -96,19 +101,22 @@ impl Engine {
     }
 
     async fn reconcile(&self, org: OrgId, ev: &SyncEvent, holder: &str) -> AppResult<SyncResult> {
-        if !self.store.start_sync_event(ev.id).await? {
+        // The caller has just taken the lease.
+        let mut renewed_at = Instant::now();
+        let renew_every = Duration::from_millis(u64::try_from(self.lease_ms / 4).unwrap_or(0));
+        // Marked running alongside the reads the run starts with (they write nothing).
+        let (started, target, instance) = tokio::try_join!(
+            self.store.start_sync_event(ev.id),
+            self.store.target(org, ev.target_id),
+            self.store.db.fetch_optional::<(bool, String)>(
+                sql("SELECT auto_import, status FROM connector_instances WHERE id = $1")
+                    .bind(ev.instance_id.uuid()),
+            ),
+        )?;
+        if !started {
             return Err(AppError::conflict("sync_final", "the sync event has ended"));
         }
         self.faults.check(points::STARTED)?;
-        let target = self.store.target(org, ev.target_id).await?;
-        let instance: Option<(bool, String)> = self
-            .store
-            .db
-            .fetch_optional(
-                sql("SELECT auto_import, status FROM connector_instances WHERE id = $1")
-                    .bind(ev.instance_id.uuid()),
-            )
-            .await?;
         let Some((auto_import, status)) = instance else {
             return Err(AppError::not_found("connector instance"));
         };
@@ -124,18 +132,49 @@ impl Engine {
                 "the head is already reconciled; nothing to do",
             ));
         }
-        let snap = self
-            .source
-            .snapshot(&src, &head.sha)
-            .await
-            .map_err(source_error)?;
-        let Discovered {
-            discovery,
-            fingerprints,
-        } = self.discover_reusing(org, target.id, snap.clone()).await?;
+        // The snapshot and discovery are CPU work on blocking threads; what the run needs from the
+        // database meanwhile is read alongside them rather than after, one query per connection.
+        let discovered = async {
+            let snap = self
+                .source
+                .snapshot(&src, &head.sha)
+                .await
+                .map_err(source_error)?;
+            let discovered = self.discover_reusing(org, target.id, snap.clone()).await?;
+            Ok::<_, AppError>((snap, discovered))
+        };
+        let (
+            (
+                snap,
+                Discovered {
+                    discovery,
+                    fingerprints,
+                },
+            ),
+            bound_counts,
+            applied,
+            state,
+            stored_selections,
+        ) = tokio::try_join!(
+            discovered,
+            // How many live bindings each plugin key has (and so which keys the commit lost).
+            self.store.live_binding_counts(target.id),
+            // The fingerprint each plugin's bindings fully hold.
+            self.store.applied_fingerprints(target.id),
+            // The plugin and marketplace rows as the last import left them: a plugin whose plan
+            // and rows would all stay as they are needs no transaction.
+            self.store.imported_state(org, ev.instance_id),
+            self.store.selections_of(ev.instance_id),
+        )?;
         self.faults.check(points::DISCOVERED)?;
         let selected = self
-            .selection(org, ev.instance_id, &discovery, auto_import)
+            .selection(
+                org,
+                ev.instance_id,
+                &discovery,
+                auto_import,
+                stored_selections,
+            )
             .await?;
         let complete = !snap.truncated();
         let mut counts = SyncCounts::default();
@@ -151,8 +190,7 @@ impl Engine {
                 },
             )
         });
-        // How many live bindings each plugin key has, and which keys the commit no longer has.
-        let bound_counts = self.store.live_binding_counts(target.id).await?;
+        // The keys the commit no longer has.
         let present: HashSet<String> = discovery
             .plugins
             .iter()
@@ -166,7 +204,6 @@ impl Engine {
         // A settled plugin's folder has the fingerprint whose components its bindings fully hold:
         // planning it would find every component unchanged, so it is neither planned nor are its
         // bindings read.
-        let applied = self.store.applied_fingerprints(target.id).await?;
         let fingerprint_of = |p: &PluginCandidate| fingerprints.get(&p.key).map(String::as_str);
         let settled = |p: &PluginCandidate| {
             complete
@@ -187,9 +224,6 @@ impl Engine {
         for b in self.store.live_bindings_of(target.id, &keys).await? {
             bound.entry(b.plugin_key.clone()).or_default().push(b);
         }
-        // The plugin and marketplace rows as the last import left them: a plugin whose plan and
-        // rows would all stay as they are needs no transaction.
-        let state = self.store.imported_state(org, ev.instance_id).await?;
         let mut market_current = match &market {
             Some((key, m)) => state.marketplace_current(key, m)?,
             None => true,
@@ -317,9 +351,14 @@ impl Engine {
             counts.skipped += plan.skipped;
             errors.extend(plan.errors);
             self.faults.check(points::PLUGIN_COMMITTED)?;
-            self.store
-                .lock_target(target.id, holder, self.lease_ms)
-                .await?;
+            // Renewed once a quarter of the lease has gone, not after every plugin: a round trip
+            // per plugin bought nothing while most of the lease was left.
+            if renewed_at.elapsed() >= renew_every {
+                self.store
+                    .lock_target(target.id, holder, self.lease_ms)
+                    .await?;
+                renewed_at = Instant::now();
+            }
         }
         self.store.set_applied(target.id, &applied_changes).await?;
         if complete {
@@ -383,16 +422,17 @@ impl Engine {
         (planned, Some(fetched))
     }
 
-    /// Which plugins to import: stored rows decide; a key seen for the first time is selected only
-    /// when the instance auto-imports and the plugin is supported (and is recorded either way).
+    /// Which plugins to import: the instance's `stored` selection rows decide; a key seen for the
+    /// first time is selected only when the instance auto-imports and the plugin is supported (and
+    /// is recorded either way).
     async fn selection(
         &self,
         org: OrgId,
         instance: ConnectorInstanceId,
         discovery: &Discovery,
         auto_import: bool,
+        stored: HashMap<String, bool>,
     ) -> AppResult<HashSet<String>> {
-        let stored = self.store.selections_of(instance).await?;
         let mut new = Vec::new();
         let mut selected = HashSet::new();
         for p in &discovery.plugins {

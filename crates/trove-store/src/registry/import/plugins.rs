@@ -113,51 +113,41 @@ impl ImportedState {
 
 impl Store {
     /// Every plugin and marketplace row `instance` imported (by source key) and each plugin's
-    /// live place in those marketplaces: three queries.
+    /// live place in those marketplaces: three queries, run at once.
     pub async fn imported_state(
         &self,
         org: OrgId,
         instance: ConnectorInstanceId,
     ) -> AppResult<ImportedState> {
-        let plugins: Vec<(String, PluginRow)> = self
-            .db
-            .fetch_all::<KeyedPlugin>(
+        let (plugins, marketplaces, positions) = tokio::try_join!(
+            self.db.fetch_all::<KeyedPlugin>(
                 sql("SELECT source_key, id, name, version, description, metadata, status FROM plugins \
                      WHERE org_id = $1 AND connector_instance_id = $2 AND source_key IS NOT NULL")
                 .bind(org.uuid())
                 .bind(instance.uuid()),
-            )
-            .await?
-            .into_iter()
-            .map(|k| (k.source_key, k.row))
-            .collect();
-        let marketplaces: Vec<(String, MarketplaceRow)> = self
-            .db
-            .fetch_all::<KeyedMarketplace>(
+            ),
+            self.db.fetch_all::<KeyedMarketplace>(
                 sql(
                     "SELECT source_key, id, name, description, owner, status FROM marketplaces \
                      WHERE org_id = $1 AND connector_instance_id = $2 AND source_key IS NOT NULL",
                 )
                 .bind(org.uuid())
                 .bind(instance.uuid()),
-            )
-            .await?
-            .into_iter()
-            .map(|k| (k.source_key, k.row))
-            .collect();
-        let positions: Vec<(Uuid, Uuid, i32)> = self
-            .db
-            .fetch_all(
+            ),
+            self.db.fetch_all::<(Uuid, Uuid, i32)>(
                 sql("SELECT mp.marketplace_id, mp.plugin_id, mp.position FROM marketplace_plugins mp \
                      JOIN marketplaces m ON m.id = mp.marketplace_id \
                      WHERE m.org_id = $1 AND m.connector_instance_id = $2 AND mp.removed_at IS NULL")
                 .bind(org.uuid())
                 .bind(instance.uuid()),
-            )
-            .await?;
+            ),
+        )?;
         Ok(ImportedState {
-            plugins: plugins.into_iter().collect(),
-            marketplaces: marketplaces.into_iter().collect(),
+            plugins: plugins.into_iter().map(|k| (k.source_key, k.row)).collect(),
+            marketplaces: marketplaces
+                .into_iter()
+                .map(|k| (k.source_key, k.row))
+                .collect(),
             positions: positions
                 .into_iter()
                 .map(|(m, p, position)| ((m, p), position))
