@@ -379,6 +379,10 @@ impl Engine {
         };
         let message = (!complete)
             .then(|| "the repository listing was incomplete: nothing was tombstoned".to_owned());
+        // A listing and its discovery are tens of thousands of small allocations: freed on a
+        // blocking thread, not on the runtime's (nor before this run's event is finished).
+        drop(local_plans);
+        tokio::task::spawn_blocking(move || drop((snap, discovery, state, bound)));
         Ok(SyncResult {
             status,
             head_sha: Some(head.sha),
