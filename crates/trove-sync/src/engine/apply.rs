@@ -47,6 +47,20 @@ pub struct PluginWrite<'a> {
     /// The plugin's id when the run's start found its plugin and marketplace rows and its place
     /// already as this write would leave them: only its components are written.
     pub rows_current: Option<PluginId>,
+    /// What the run's start knew of the rows otherwise, so they are written without being looked
+    /// up again.
+    pub known: KnownRows,
+}
+
+/// What a run read at its start about a plugin's rows, when they are not all current. Only a
+/// shortcut: a row that appeared since makes the insert a unique-index conflict, and the write is
+/// retried with this left empty.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KnownRows {
+    /// No plugin row has its source key (so it has no place in any marketplace either).
+    pub plugin_absent: bool,
+    /// The id of its marketplace, whose row is current.
+    pub market: Option<MarketplaceId>,
 }
 
 /// True when [`write_plugin`] would write nothing for `plan`: no component to create, update or
@@ -228,16 +242,34 @@ pub async fn write_plugin(
 
 /// Creates or updates the plugin row, its marketplace row and its place; returns the plugin's id.
 async fn upsert_rows(store: &Store, tx: &mut Tx, w: &PluginWrite<'_>) -> AppResult<PluginId> {
-    let (plugin_id, _) = store
-        .upsert_imported_plugin_in(tx, w.org, w.instance, w.key, w.plugin)
-        .await?;
-    if let Some((mkey, meta, position)) = w.marketplace {
-        let market: MarketplaceId = store
-            .upsert_imported_marketplace_in(tx, w.org, w.instance, mkey, meta)
-            .await?;
+    let plugin_id = if w.known.plugin_absent {
         store
-            .place_imported_plugin_in(tx, w.org, market, plugin_id, position)
-            .await?;
+            .insert_imported_plugin_in(tx, w.org, w.instance, w.key, w.plugin)
+            .await?
+    } else {
+        store
+            .upsert_imported_plugin_in(tx, w.org, w.instance, w.key, w.plugin)
+            .await?
+            .0
+    };
+    if let Some((mkey, meta, position)) = w.marketplace {
+        let market: MarketplaceId = match w.known.market {
+            Some(id) => id,
+            None => {
+                store
+                    .upsert_imported_marketplace_in(tx, w.org, w.instance, mkey, meta)
+                    .await?
+            }
+        };
+        if w.known.plugin_absent {
+            store
+                .insert_placement_in(tx, w.org, market, plugin_id, position)
+                .await?;
+        } else {
+            store
+                .place_imported_plugin_in(tx, w.org, market, plugin_id, position)
+                .await?;
+        }
     }
     Ok(plugin_id)
 }

@@ -15,7 +15,9 @@ use trove_store::registry::plugins::PluginMetadata;
 use trove_store::sql;
 use uuid::Uuid;
 
-use super::apply::{PluginRows, PluginWrite, tombstone_plugin, write_plugin, writes_nothing};
+use super::apply::{
+    KnownRows, PluginRows, PluginWrite, tombstone_plugin, write_plugin, writes_nothing,
+};
 use super::desired::{PluginPlan, plan_plugin};
 use super::faults::points;
 use super::plans::LocalPlans;
@@ -323,6 +325,12 @@ impl Engine {
                 may_tombstone: complete,
                 applied: (&plugin.key, now_applied),
                 rows_current,
+                known: KnownRows {
+                    plugin_absent: state.plugin_id(&key).is_none(),
+                    market: market_current
+                        .then(|| market.as_ref().and_then(|(k, _)| state.marketplace_id(k)))
+                        .flatten(),
+                },
             };
             if writes_nothing(&write, &plan, &bindings, &state, market_current)? {
                 counts.unchanged += i32::try_from(plan.same.len()).unwrap_or(i32::MAX);
@@ -340,6 +348,7 @@ impl Engine {
                 Err(AppError::Conflict { .. }) => {
                     let again = PluginWrite {
                         rows_current: None,
+                        known: KnownRows::default(),
                         ..write
                     };
                     write_plugin(&self.store, &self.faults, &again, &plan).await?

@@ -6,8 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use trove_core::time::now_ms;
 use trove_core::{
-    AppError, AppResult, AuditId, ConfigObjectId, ConnectorInstanceId, MarketplaceId, OrgId,
-    PluginId,
+    AppResult, AuditId, ConfigObjectId, ConnectorInstanceId, MarketplaceId, OrgId, PluginId,
 };
 use uuid::Uuid;
 
@@ -15,7 +14,7 @@ use super::{ImportedMarketplace, ImportedPlugin};
 use crate::Store;
 use crate::audit::DETAIL_COLUMN;
 use crate::crypto::Aad;
-use crate::db::{Tx, in_list, sql};
+use crate::db::{Tx, sql};
 use crate::registry::batch::InsertRows;
 
 /// A plugin row as an import compares it.
@@ -82,6 +81,11 @@ impl ImportedState {
     /// The id of the plugin of `source_key`, if the instance imported it.
     pub fn plugin_id(&self, source_key: &str) -> Option<PluginId> {
         self.plugins.get(source_key).map(|row| row.id.into())
+    }
+
+    /// The id of the marketplace of `source_key`, if the instance imported it.
+    pub fn marketplace_id(&self, source_key: &str) -> Option<MarketplaceId> {
+        self.marketplaces.get(source_key).map(|row| row.id.into())
     }
 
     /// True when the marketplace of `source_key` exists and
@@ -192,6 +196,25 @@ impl Store {
             }
             return Ok((row.id.into(), !same));
         }
+        Ok((
+            self.insert_imported_plugin_in(tx, org, instance, source_key, p)
+                .await?,
+            true,
+        ))
+    }
+
+    /// Creates the plugin of `source_key` (the caller knows there is none: a row there is a
+    /// unique-index conflict).
+    pub async fn insert_imported_plugin_in(
+        &self,
+        tx: &mut Tx,
+        org: OrgId,
+        instance: ConnectorInstanceId,
+        source_key: &str,
+        p: &ImportedPlugin,
+    ) -> AppResult<PluginId> {
+        let meta = serde_json::to_string(&p.metadata)?;
+        let now = now_ms();
         let id = PluginId::new();
         tx.execute(
             sql("INSERT INTO plugins (id, org_id, name, version, description, metadata, status, source_key, \
@@ -208,7 +231,7 @@ impl Store {
             .bind(now),
         )
         .await?;
-        Ok((id, true))
+        Ok(id)
     }
 
     /// The marketplace of `source_key`, created or updated with the name, description and owner of
@@ -293,25 +316,43 @@ impl Store {
                 Ok(())
             }
             None => {
-                tx.execute(
-                    sql("INSERT INTO marketplace_plugins (id, org_id, marketplace_id, plugin_id, position, created_by, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, NULL, $6)")
-                    .bind(Uuid::now_v7())
-                    .bind(org.uuid())
-                    .bind(marketplace.uuid())
-                    .bind(plugin.uuid())
-                    .bind(position)
-                    .bind(now_ms()),
-                )
-                .await?;
-                Ok(())
+                self.insert_placement_in(tx, org, marketplace, plugin, position)
+                    .await
             }
         }
+    }
+
+    /// Puts a plugin that has no live membership (a plugin created in this transaction) in a
+    /// marketplace at `position`.
+    pub async fn insert_placement_in(
+        &self,
+        tx: &mut Tx,
+        org: OrgId,
+        marketplace: MarketplaceId,
+        plugin: PluginId,
+        position: i32,
+    ) -> AppResult<()> {
+        tx.execute(
+            sql("INSERT INTO marketplace_plugins (id, org_id, marketplace_id, plugin_id, position, created_by, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, NULL, $6)")
+            .bind(Uuid::now_v7())
+            .bind(org.uuid())
+            .bind(marketplace.uuid())
+            .bind(plugin.uuid())
+            .bind(position)
+            .bind(now_ms()),
+        )
+        .await?;
+        Ok(())
     }
 
     /// Adds imported objects to their plugin (idempotent: live memberships are kept), each new
     /// membership with its audit entry, as `attach_object_in` does one at a time. Returns how many
     /// memberships are new.
+    ///
+    /// Unlike `attach_object_in`, the ids are not looked up first: the importer passes objects it
+    /// created for `org` in this transaction and a plugin of `org` it upserted or read, and the
+    /// foreign keys refuse any other (two round trips per plugin saved on a cold import).
     pub async fn attach_imported_in(
         &self,
         tx: &mut Tx,
@@ -322,16 +363,6 @@ impl Store {
         if objects.is_empty() {
             return Ok(0);
         }
-        let plugin_ok: Option<i32> = tx
-            .scalar(
-                sql("SELECT 1 FROM plugins WHERE id = $1 AND org_id = $2")
-                    .bind(plugin.uuid())
-                    .bind(org.uuid()),
-            )
-            .await?;
-        if plugin_ok.is_none() {
-            return Err(AppError::not_found("plugin"));
-        }
         // In the given order (membership ids follow it, and lists show members in that order).
         let mut seen = HashSet::new();
         let unique: Vec<Uuid> = objects
@@ -339,18 +370,6 @@ impl Store {
             .map(|o| o.uuid())
             .filter(|o| seen.insert(*o))
             .collect();
-        for chunk in unique.chunks(10_000) {
-            let mut q = sql("");
-            let o = q.push_arg(org.uuid());
-            let ids = in_list(&mut q, chunk.iter().copied());
-            q.push(&format!(
-                "SELECT CAST(COUNT(*) AS BIGINT) FROM config_objects WHERE org_id = {o} AND id IN {ids}"
-            ));
-            let found: Option<i64> = tx.scalar(q).await?;
-            if found != Some(chunk.len() as i64) {
-                return Err(AppError::not_found("config object"));
-            }
-        }
         let now = now_ms();
         let no_user: Option<Uuid> = None;
         let mut rows = InsertRows::new(
