@@ -442,11 +442,11 @@ impl Db {
 
     /// Starts a transaction whose writes are recomputed when lost (caches, or a reconcile's writes,
     /// which its sync event's flushed commit makes durable). On PostgreSQL its commit does not
-    /// wait for the WAL flush
-    /// (`synchronous_commit = off` for this transaction only): it is visible to every other
-    /// session at once, and a crash of the database server can lose at most the last fraction of
-    /// a second of such commits, never leave them half-applied. SQLite's commits already skip the
-    /// flush (`synchronous = NORMAL` in WAL mode), so there it is [`Db::begin`].
+    /// wait for the WAL flush (`synchronous_commit = off` for this transaction only): it is
+    /// visible to every other session at once, and a crash of the database server can lose at
+    /// most the last fraction of a second of such commits, never leave them half-applied.
+    /// SQLite's commits already skip the flush (`synchronous = NORMAL` in WAL mode), so there it
+    /// is [`Db::begin`].
     pub async fn begin_relaxed(&self) -> AppResult<Tx> {
         match self {
             Self::Sqlite(_) => self.begin().await,

@@ -44,51 +44,62 @@ pub struct PluginWrite<'a> {
     /// The plugin's key in discovery, and the fingerprint its bindings hold once this write
     /// commits (`None`: not known to hold any, so the next run plans it again).
     pub applied: (&'a str, Option<&'a str>),
-    /// The plugin's id when the run's start found its plugin and marketplace rows and its place
-    /// already as this write would leave them: only its components are written.
-    pub rows_current: Option<PluginId>,
-    /// What the run's start knew of the rows otherwise, so they are written without being looked
-    /// up again.
+    /// What the run's start knew of the plugin's own rows, so they are not looked up again.
     pub known: KnownRows,
 }
 
-/// What a run read at its start about a plugin's rows, when they are not all current. Only a
-/// shortcut: a row that appeared since makes the insert a unique-index conflict, and the write is
-/// retried with this left empty.
+/// What a run read at its start about a plugin's own rows. Only a shortcut: the rows may have been
+/// edited since (by hand), so a write refused on them (a unique-index conflict) is retried with
+/// [`KnownRows::default`], which looks everything up again.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct KnownRows {
+    /// The plugin's id when its plugin and marketplace rows and its place were already as the
+    /// write would leave them: only its components are written.
+    pub current: Option<PluginId>,
     /// No plugin row has its source key (so it has no place in any marketplace either).
     pub plugin_absent: bool,
     /// The id of its marketplace, whose row is current.
     pub market: Option<MarketplaceId>,
 }
 
+impl KnownRows {
+    /// What `state` (read at the run's start) says of `rows`; `market_current` tells whether the
+    /// marketplace row holds what `rows` has.
+    pub fn of(
+        rows: &PluginRows<'_>,
+        state: &ImportedState,
+        market_current: bool,
+    ) -> AppResult<Self> {
+        let current = rows
+            .current(state, market_current)?
+            .then(|| state.plugin_id(rows.key))
+            .flatten();
+        Ok(Self {
+            current,
+            plugin_absent: state.plugin_id(rows.key).is_none(),
+            market: rows
+                .marketplace
+                .filter(|_| market_current)
+                .and_then(|(key, _, _)| state.marketplace_id(key)),
+        })
+    }
+}
+
 /// True when [`write_plugin`] would write nothing for `plan`: no component to create, update or
 /// tombstone among the plugin's live `bound` bindings (read before the plan), and the plugin row,
-/// the marketplace row (`market_current`) and the plugin's place in it already as `w` has them.
+/// the marketplace row and the plugin's place in it already as `w` has them (`w.known.current`).
 /// Such a plugin needs no transaction at all.
-pub fn writes_nothing(
-    w: &PluginWrite<'_>,
-    plan: &PluginPlan,
-    bound: &[Binding],
-    state: &ImportedState,
-    market_current: bool,
-) -> AppResult<bool> {
+pub fn writes_nothing(w: &PluginWrite<'_>, plan: &PluginPlan, bound: &[Binding]) -> bool {
     if !plan.desired.is_empty() {
-        return Ok(false);
+        return false;
     }
     let gone = bound
         .iter()
         .any(|b| !plan.same.contains_key(&b.path) && !plan.present_invalid.contains(&b.path));
     if gone && w.may_tombstone {
-        return Ok(false);
+        return false;
     }
-    PluginRows {
-        key: w.key,
-        plugin: w.plugin,
-        marketplace: w.marketplace,
-    }
-    .current(state, market_current)
+    w.known.current.is_some()
 }
 
 /// A plugin's own rows as a write would leave them: the plugin, and its marketplace and place.
@@ -125,7 +136,7 @@ pub async fn write_plugin(
 ) -> AppResult<SyncCounts> {
     let mut counts = SyncCounts::default();
     let mut tx = store.db.begin_relaxed().await?;
-    let plugin_id = match w.rows_current {
+    let plugin_id = match w.known.current {
         Some(id) => id,
         None => upsert_rows(store, &mut tx, w).await?,
     };

@@ -304,16 +304,15 @@ impl Engine {
                 && plan.skipped == 0;
             let now_applied = fingerprint_of(plugin).filter(|_| clean);
             let meta = plugin_meta(fetched.as_ref().unwrap_or(plugin));
-            // Rows read at the start may since have been edited by hand: a write that fails on
-            // them is retried with its rows upserted.
-            let rows_current = PluginRows {
-                key: &key,
-                plugin: &meta,
-                marketplace,
-            }
-            .current(&state, market_current)?
-            .then(|| state.plugin_id(&key))
-            .flatten();
+            let known = KnownRows::of(
+                &PluginRows {
+                    key: &key,
+                    plugin: &meta,
+                    marketplace,
+                },
+                &state,
+                market_current,
+            )?;
             let write = PluginWrite {
                 org,
                 instance: ev.instance_id,
@@ -324,15 +323,9 @@ impl Engine {
                 marketplace,
                 may_tombstone: complete,
                 applied: (&plugin.key, now_applied),
-                rows_current,
-                known: KnownRows {
-                    plugin_absent: state.plugin_id(&key).is_none(),
-                    market: market_current
-                        .then(|| market.as_ref().and_then(|(k, _)| state.marketplace_id(k)))
-                        .flatten(),
-                },
+                known,
             };
-            if writes_nothing(&write, &plan, &bindings, &state, market_current)? {
+            if writes_nothing(&write, &plan, &bindings) {
                 counts.unchanged += i32::try_from(plan.same.len()).unwrap_or(i32::MAX);
                 counts.skipped += plan.skipped;
                 errors.extend(plan.errors);
@@ -347,7 +340,6 @@ impl Engine {
                 // apply once more.
                 Err(AppError::Conflict { .. }) => {
                     let again = PluginWrite {
-                        rows_current: None,
                         known: KnownRows::default(),
                         ..write
                     };
