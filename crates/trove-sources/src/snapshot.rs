@@ -41,9 +41,8 @@ pub struct RepoSnapshot {
 struct Inner {
     sha: String,
     entries: Vec<Entry>,
-    /// Positions of the blob entries in `entries`, found by the hash of their path (no second
-    /// copy of every path).
-    by_path: hashbrown::HashTable<usize>,
+    /// Where the blob entries are in `entries`.
+    by_path: BlobPositions,
     hasher: hashbrown::DefaultHashBuilder,
     truncated: bool,
     root_name: Option<String>,
@@ -71,22 +70,7 @@ impl RepoSnapshot {
     pub fn new(parts: SnapshotParts, reader: Box<dyn BlobReader>) -> Self {
         let hasher = hashbrown::DefaultHashBuilder::default();
         let entries = parts.entries;
-        let blobs = entries.iter().filter(|e| e.kind == EntryKind::Blob).count();
-        let mut by_path: hashbrown::HashTable<usize> = hashbrown::HashTable::with_capacity(blobs);
-        let hash_of = |i: &usize| hasher.hash_one(entries[*i].path.as_str());
-        for (i, e) in entries.iter().enumerate() {
-            if e.kind != EntryKind::Blob {
-                continue;
-            }
-            // A listing naming one path twice keeps the last, as a map insert would.
-            let hash = hasher.hash_one(e.path.as_str());
-            match by_path.find_mut(hash, |&j| entries[j].path == e.path) {
-                Some(slot) => *slot = i,
-                None => {
-                    by_path.insert_unique(hash, i, hash_of);
-                }
-            }
-        }
+        let by_path = BlobPositions::of(&entries, &hasher);
         RepoSnapshot {
             inner: Arc::new(Inner {
                 sha: parts.sha,
@@ -125,12 +109,18 @@ impl RepoSnapshot {
     /// The listing entry of the regular file at `path`.
     pub fn blob_entry(&self, path: &str) -> Option<&Entry> {
         let entries = &self.inner.entries;
-        self.inner
-            .by_path
-            .find(self.inner.hasher.hash_one(path), |&i| {
-                entries[i].path == path
-            })
-            .map(|&i| &entries[i])
+        let found = match &self.inner.by_path {
+            BlobPositions::Hashed(by_path) => by_path
+                .find(self.inner.hasher.hash_one(path), |&i| {
+                    entries[i].path == path
+                })
+                .copied(),
+            BlobPositions::Sorted(blobs) => blobs
+                .binary_search_by(|&i| entries[i].path.as_str().cmp(path))
+                .ok()
+                .map(|at| blobs[at]),
+        };
+        found.map(|i| &entries[i])
     }
 
     /// The whole content of the file at `path`, for imports. [`SourceError::TooLarge`] when it is
@@ -151,6 +141,44 @@ impl RepoSnapshot {
             )));
         }
         self.inner.reader.read_blob(entry, max_bytes)
+    }
+}
+
+/// Where a listing's blob entries are, by path.
+enum BlobPositions {
+    /// In strictly increasing path order (the git listing gives files so): found by binary
+    /// search, with nothing hashed.
+    Sorted(Vec<usize>),
+    /// Any other order: by the hash of their path (no second copy of every path).
+    Hashed(hashbrown::HashTable<usize>),
+}
+
+impl BlobPositions {
+    fn of(entries: &[Entry], hasher: &hashbrown::DefaultHashBuilder) -> Self {
+        let blobs: Vec<usize> = (0..entries.len())
+            .filter(|&i| entries[i].kind == EntryKind::Blob)
+            .collect();
+        if blobs
+            .windows(2)
+            .all(|w| entries[w[0]].path < entries[w[1]].path)
+        {
+            return Self::Sorted(blobs);
+        }
+        let mut by_path: hashbrown::HashTable<usize> =
+            hashbrown::HashTable::with_capacity(blobs.len());
+        let hash_of = |i: &usize| hasher.hash_one(entries[*i].path.as_str());
+        for i in blobs {
+            // A listing naming one path twice keeps the last, as a map insert would.
+            let path = entries[i].path.as_str();
+            let hash = hasher.hash_one(path);
+            match by_path.find_mut(hash, |&j| entries[j].path == path) {
+                Some(slot) => *slot = i,
+                None => {
+                    by_path.insert_unique(hash, i, hash_of);
+                }
+            }
+        }
+        Self::Hashed(by_path)
     }
 }
 
@@ -194,5 +222,67 @@ impl Snapshot for RepoSnapshot {
 
     fn root_name(&self) -> Option<&str> {
         self.inner.root_name.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct NoReader;
+
+    impl BlobReader for NoReader {
+        fn read_blob(&self, _: &Entry, _: u64) -> Result<Vec<u8>, SourceError> {
+            Err(SourceError::NotFound("no blobs here".into()))
+        }
+    }
+
+    fn snapshot(entries: Vec<Entry>) -> RepoSnapshot {
+        let parts = SnapshotParts {
+            sha: "0".repeat(40),
+            entries,
+            truncated: false,
+            root_name: None,
+            skipped: Vec::new(),
+        };
+        RepoSnapshot::new(parts, Box::new(NoReader))
+    }
+
+    fn folder(path: &str) -> Entry {
+        Entry {
+            kind: EntryKind::Tree,
+            mode: 0o040_000,
+            ..Entry::blob(path, 0)
+        }
+    }
+
+    #[test]
+    fn files_are_found_in_a_listing_in_git_order_and_in_any_other() {
+        // Git order: the folder `a` sorts as `a/`, after `a-b` and `a.txt`; its files stay sorted.
+        let git_order = vec![
+            Entry::blob("a-b", 1),
+            Entry::blob("a.txt", 2),
+            folder("a"),
+            Entry::blob("a/x", 3),
+            Entry::blob("a0", 4),
+        ];
+        let mut shuffled = git_order.clone();
+        shuffled.reverse();
+        for entries in [git_order, shuffled] {
+            let snap = snapshot(entries);
+            for (path, size) in [("a-b", 1), ("a.txt", 2), ("a/x", 3), ("a0", 4)] {
+                assert_eq!(snap.blob_entry(path).map(|e| e.size), Some(size), "{path}");
+            }
+            assert!(snap.blob_entry("a").is_none(), "a folder is not a file");
+            assert!(snap.blob_entry("a/").is_none());
+            assert!(snap.blob_entry("b").is_none());
+        }
+    }
+
+    #[test]
+    fn a_path_listed_twice_reads_as_its_last_entry() {
+        let snap = snapshot(vec![Entry::blob("x", 1), Entry::blob("x", 2)]);
+        assert_eq!(snap.blob_entry("x").map(|e| e.size), Some(2));
     }
 }
