@@ -8,6 +8,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -60,7 +61,7 @@ pub struct Ctx<'a> {
     /// Earlier candidates offered for reuse, when the caller has any.
     pub(crate) reuse: Option<&'a Reuse<'a>>,
     json: RefCell<HashMap<String, Rc<JsonResult>>>,
-    docs: RefCell<HashMap<String, Rc<DocInfo>>>,
+    docs: RefCell<HashMap<String, Arc<DocInfo>>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -147,20 +148,38 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Reads a Markdown file's frontmatter and first body line (cached).
-    pub fn doc(&self, path: &str) -> Rc<DocInfo> {
+    /// Reads a Markdown file's frontmatter and first body line (cached for the run, and across
+    /// runs by blob id when the caller shares a [`crate::DocCache`]).
+    pub fn doc(&self, path: &str) -> Arc<DocInfo> {
         self.index.touch(path);
         if let Some(hit) = self.docs.borrow().get(path) {
-            return Rc::clone(hit);
+            return Arc::clone(hit);
         }
-        let info = Rc::new(self.load_doc(path));
+        let shared = self
+            .reuse
+            .and_then(|r| r.docs)
+            .zip(self.index.blob(path).and_then(|e| e.oid.as_deref()));
+        let info = match shared {
+            Some(((cache, generation), oid)) => match cache.get(oid, generation) {
+                Some(hit) => hit,
+                None => {
+                    let (info, text_bytes) = self.load_doc(path);
+                    let info = Arc::new(info);
+                    cache.insert(oid, Arc::clone(&info), text_bytes, generation);
+                    info
+                }
+            },
+            None => Arc::new(self.load_doc(path).0),
+        };
         self.docs
             .borrow_mut()
-            .insert(path.to_owned(), Rc::clone(&info));
+            .insert(path.to_owned(), Arc::clone(&info));
         info
     }
 
-    fn load_doc(&self, path: &str) -> DocInfo {
+    /// What is kept of the Markdown file at `path`, and the size of the text that is kept
+    /// (frontmatter and first line: what a shared cache counts it as).
+    fn load_doc(&self, path: &str) -> (DocInfo, usize) {
         let bytes = match self.snap.read(path, MARKDOWN_PREFIX_BYTES) {
             // A misbehaving source may return more than asked; never parse more than the prefix.
             Ok(mut b) => {
@@ -168,13 +187,14 @@ impl<'a> Ctx<'a> {
                 b
             }
             Err(e) => {
-                return DocInfo {
+                let info = DocInfo {
                     fields: Map::new(),
                     status: FrontmatterStatus::None,
                     problem: None,
                     first_line: None,
                     read_error: Some(Warning::at(WarningCode::ReadFailed, path, e.to_string())),
                 };
+                return (info, 0);
             }
         };
         let cut = bytes.len() >= MARKDOWN_PREFIX_BYTES;
@@ -196,13 +216,17 @@ impl<'a> Ctx<'a> {
                 column: None,
             });
         }
-        DocInfo {
-            first_line: frontmatter::first_body_line(doc.body)
-                .map(|l| frontmatter::clamp(&l, frontmatter::MAX_DESCRIPTION_CHARS)),
+        let first_line = frontmatter::first_body_line(doc.body)
+            .map(|l| frontmatter::clamp(&l, frontmatter::MAX_DESCRIPTION_CHARS));
+        let text_bytes =
+            text.len().saturating_sub(doc.body.len()) + first_line.as_ref().map_or(0, String::len);
+        let info = DocInfo {
+            first_line,
             fields: doc.fields,
             status: doc.status,
             problem,
             read_error: None,
-        }
+        };
+        (info, text_bytes)
     }
 }

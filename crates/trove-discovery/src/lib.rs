@@ -21,6 +21,7 @@
 mod classify;
 pub mod components;
 mod ctx;
+mod doc_cache;
 pub mod frontmatter;
 mod index;
 pub mod jsonc;
@@ -34,10 +35,14 @@ mod reuse;
 pub mod snapshot;
 
 pub use classify::discover;
+pub use doc_cache::{DEFAULT_DOC_CACHE_BYTES, DocCache};
 pub use model::{
     Classification, Components, Discovery, FrontmatterStatus, Hook, MarkdownComponent,
     MarketplaceInfo, Metadata, PluginCandidate, Server, Skill, Source, Warning, WarningCode,
 };
 pub use report::render_summary;
-pub use reuse::{BuiltPlugin, IncrementalDiscovery, RULES_VERSION, Reusable, discover_reusing};
+pub use reuse::{
+    BuiltPlugin, IncrementalDiscovery, RULES_VERSION, Reusable, discover_reusing,
+    discover_reusing_with,
+};
 pub use snapshot::{DirSnapshot, Entry, EntryKind, MemSnapshot, ReadError, Snapshot};

@@ -22,6 +22,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::classify::discover_with;
 use crate::ctx::Ctx;
+use crate::doc_cache::DocCache;
 use crate::model::{Discovery, PluginCandidate};
 use crate::plugin::LocalSpec;
 use crate::snapshot::Snapshot;
@@ -61,8 +62,20 @@ pub struct IncrementalDiscovery {
 
 /// Discovers `snapshot`, reusing the candidates of `prior` whose fingerprint is unchanged.
 pub fn discover_reusing(snapshot: &dyn Snapshot, prior: &Reusable) -> IncrementalDiscovery {
+    discover_reusing_with(snapshot, prior, None)
+}
+
+/// [`discover_reusing`], also taking the Markdown files it reads from `docs` when it holds their
+/// blob ids, and adding those it reads: a plugin rebuilt after a one-file change then reads one
+/// file.
+pub fn discover_reusing_with(
+    snapshot: &dyn Snapshot,
+    prior: &Reusable,
+    docs: Option<&DocCache>,
+) -> IncrementalDiscovery {
     let reuse = Reuse {
         prior,
+        docs: docs.map(|cache| (cache, cache.begin())),
         kept: RefCell::new(Reusable::default()),
         reused: Cell::new(0),
     };
@@ -77,6 +90,8 @@ pub fn discover_reusing(snapshot: &dyn Snapshot, prior: &Reusable) -> Incrementa
 /// One discovery run's reuse state: what it may take and what it keeps for the next run.
 pub(crate) struct Reuse<'p> {
     prior: &'p Reusable,
+    /// Markdown files read by earlier discoveries, and this one's generation in that cache.
+    pub(crate) docs: Option<(&'p DocCache, u64)>,
     kept: RefCell<Reusable>,
     reused: Cell<usize>,
 }

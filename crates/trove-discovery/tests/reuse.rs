@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 use trove_discovery::{
-    DirSnapshot, Discovery, Entry, EntryKind, ReadError, Reusable, Snapshot, discover,
-    discover_reusing,
+    DirSnapshot, Discovery, DocCache, Entry, EntryKind, ReadError, Reusable, Snapshot, discover,
+    discover_reusing, discover_reusing_with,
 };
 
 /// A snapshot whose blobs carry object ids (a digest of their bytes), like a git listing, and
@@ -226,6 +226,32 @@ fn reused_without_reading(first: Listed) {
 }
 
 #[test]
+fn a_rebuilt_plugin_reads_only_the_markdown_files_whose_blobs_changed() {
+    let docs = DocCache::default();
+    let first = marketplace();
+    let cold = discover_reusing_with(&first, &Reusable::default(), Some(&docs));
+    same(&cold.discovery, &discover(&first));
+    assert_eq!(docs.len(), 12, "every command and skill file is kept");
+
+    let edited = first.with("plugins/beta/commands/c1.md", &command("beta, corrected"));
+    let warm = discover_reusing_with(&edited, &cold.reusable, Some(&docs));
+    let markdown_read = |snap: &Listed| -> Vec<String> {
+        snap.reads()
+            .into_iter()
+            .filter(|p| p.ends_with(".md"))
+            .collect()
+    };
+    assert_eq!(markdown_read(&edited), ["plugins/beta/commands/c1.md"]);
+    same(&warm.discovery, &discover(&edited));
+
+    // The same bytes at another path are the same blob: not read again.
+    let copied = edited.with("plugins/gamma/commands/c9.md", &command("beta, corrected"));
+    let again = discover_reusing_with(&copied, &warm.reusable, Some(&docs));
+    assert!(markdown_read(&copied).is_empty(), "{:?}", copied.reads());
+    same(&again.discovery, &discover(&copied));
+}
+
+#[test]
 fn a_changed_manifest_or_entry_is_not_reused() {
     let first = marketplace();
     let cold = discover_reusing(&first, &Reusable::default());
@@ -354,6 +380,8 @@ fn fixtures_reused_after_edits_equal_fresh_discoveries() {
         .collect();
     names.sort();
     assert!(names.len() >= 10, "{names:?}");
+    // Shared by every discovery below, as an engine shares it across repositories.
+    let docs = DocCache::default();
     for name in names {
         let base = Listed::from_snapshot(&DirSnapshot::open(&dir.join(&name)).unwrap());
         let cold = discover_reusing(&base, &Reusable::default());
@@ -389,6 +417,8 @@ fn fixtures_reused_after_edits_equal_fresh_discoveries() {
             for changed in variants {
                 let warm = discover_reusing(&changed, &cold.reusable);
                 same(&warm.discovery, &discover(&changed));
+                let shared = discover_reusing_with(&changed, &cold.reusable, Some(&docs));
+                same(&shared.discovery, &discover(&changed));
             }
         }
     }

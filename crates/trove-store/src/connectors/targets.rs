@@ -60,18 +60,6 @@ impl Store {
         Ok(changed > 0)
     }
 
-    /// Releases the reconcile lease (only the holder can).
-    pub async fn unlock_target(&self, id: ConnectorTargetId, holder: &str) -> AppResult<()> {
-        self.db
-            .execute(
-                sql("UPDATE connector_targets SET lock_holder = NULL, lock_until = NULL WHERE id = $1 AND lock_holder = $2")
-                    .bind(id.uuid())
-                    .bind(holder),
-            )
-            .await?;
-        Ok(())
-    }
-
     /// Records the head a check saw.
     pub async fn set_target_head(&self, id: ConnectorTargetId, sha: &str) -> AppResult<()> {
         self.db
@@ -85,17 +73,39 @@ impl Store {
         Ok(())
     }
 
-    /// Records that the reconciliation of `sha` completed.
-    pub async fn set_target_synced(&self, id: ConnectorTargetId, sha: &str) -> AppResult<()> {
-        let now = now_ms();
-        self.db
-            .execute(
-                sql("UPDATE connector_targets SET synced_sha = $1, synced_at = $2, head_sha = $1, status = 'active', updated_at = $2 WHERE id = $3")
-                    .bind(sha)
-                    .bind(now)
-                    .bind(id.uuid()),
+    /// Releases the reconcile lease (only its holder can) and, when the run completed, records
+    /// `synced` as the reconciled head in the same statement. The head is recorded even when the
+    /// lease was lost meanwhile: the run's writes stand either way.
+    pub async fn release_target(
+        &self,
+        id: ConnectorTargetId,
+        holder: &str,
+        synced: Option<&str>,
+    ) -> AppResult<()> {
+        let query = match synced {
+            None => sql(
+                "UPDATE connector_targets SET lock_holder = NULL, lock_until = NULL \
+                 WHERE id = $1 AND lock_holder = $2",
             )
-            .await?;
+            .bind(id.uuid())
+            .bind(holder),
+            Some(sha) => {
+                let now = now_ms();
+                // Every right-hand side reads the row as it was, so both CASEs see the holder.
+                sql(
+                    "UPDATE connector_targets SET synced_sha = $1, synced_at = $2, head_sha = $1, \
+                     status = 'active', updated_at = $2, \
+                     lock_holder = CASE WHEN lock_holder = $3 THEN NULL ELSE lock_holder END, \
+                     lock_until = CASE WHEN lock_holder = $3 THEN NULL ELSE lock_until END \
+                     WHERE id = $4",
+                )
+                .bind(sha)
+                .bind(now)
+                .bind(holder)
+                .bind(id.uuid())
+            }
+        };
+        self.db.execute(query).await?;
         Ok(())
     }
 }

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use trove_core::{AppError, AppResult, ConnectorTargetId, OrgId, SyncEventId};
-use trove_discovery::{Discovery, Reusable};
+use trove_discovery::{Discovery, DocCache, Reusable};
 use trove_sources::{RepoSnapshot, RepositorySource};
 use trove_store::Store;
 use trove_store::connectors::model::{SyncEvent, Target};
@@ -42,6 +42,17 @@ pub struct TargetDiscovery {
 pub(crate) struct Discovered {
     pub discovery: Discovery,
     pub fingerprints: HashMap<String, String>,
+    /// What to write so the next discovery of the target can reuse this one's candidates.
+    pub keep: KeepReusable,
+}
+
+/// The reusable candidates of a target's discovery, still to be written
+/// ([`Engine::keep_reusable`]): the caller chooses what the write overlaps.
+pub(crate) struct KeepReusable {
+    org: OrgId,
+    target: ConnectorTargetId,
+    before: Arc<Reusable>,
+    after: Arc<Reusable>,
 }
 
 /// The reconcile engine (share it as `Arc<Engine>`).
@@ -55,6 +66,9 @@ pub struct Engine {
     /// reuse is decided by fingerprints, so an entry another process made stale costs a re-read,
     /// never a wrong result.
     reusable: Mutex<HashMap<ConnectorTargetId, Arc<Reusable>>>,
+    /// Markdown files discoveries read, by blob id: a plugin rebuilt after an edit reads only the
+    /// files whose blobs changed.
+    docs: Arc<DocCache>,
 }
 
 /// Targets whose last discovery an engine keeps in memory.
@@ -124,6 +138,7 @@ impl Engine {
             faults: Faults::new(),
             lease_ms: DEFAULT_LEASE_MS,
             reusable: Mutex::new(HashMap::new()),
+            docs: Arc::new(DocCache::default()),
         }
     }
 
@@ -168,11 +183,14 @@ impl Engine {
             .snapshot(&src, &head.sha)
             .await
             .map_err(source_error)?;
-        let discovery = self.discover_reusing(org, target, snap).await?.discovery;
+        let Discovered {
+            discovery, keep, ..
+        } = self.discover_reusing(org, target, snap).await?;
         let json = serde_json::to_string(&discovery)?;
-        self.store
-            .cache_discovery(org, target, &head.sha, &json)
-            .await?;
+        tokio::try_join!(
+            self.keep_reusable(keep),
+            self.store.cache_discovery(org, target, &head.sha, &json),
+        )?;
         Ok(TargetDiscovery {
             sha: head.sha,
             discovery,
@@ -211,20 +229,20 @@ impl Engine {
             None => Arc::new(self.store.reusable_discovery(target).await?),
         };
         let before = Arc::clone(&prior);
-        let found =
-            tokio::task::spawn_blocking(move || trove_discovery::discover_reusing(&snap, &prior))
-                .await
-                .map_err(AppError::internal)?;
-        self.store
-            .store_reusable_discovery(org, target, &before, &found.reusable)
-            .await?;
+        let docs = Arc::clone(&self.docs);
+        let found = tokio::task::spawn_blocking(move || {
+            trove_discovery::discover_reusing_with(&snap, &prior, Some(&docs))
+        })
+        .await
+        .map_err(AppError::internal)?;
         let fingerprints = found
             .reusable
             .plugins
             .iter()
             .map(|(key, built)| (key.clone(), built.fingerprint.clone()))
             .collect();
-        self.remember(target, Arc::new(found.reusable));
+        let after = Arc::new(found.reusable);
+        self.remember(target, Arc::clone(&after));
         tracing::debug!(
             %target,
             plugins = found.discovery.plugins.len(),
@@ -234,7 +252,22 @@ impl Engine {
         Ok(Discovered {
             discovery: found.discovery,
             fingerprints,
+            keep: KeepReusable {
+                org,
+                target,
+                before,
+                after,
+            },
         })
+    }
+
+    /// Writes what a discovery kept for reuse. A reconcile must have written it before it marks
+    /// any plugin applied: that mark is a column of these rows.
+    pub(crate) async fn keep_reusable(&self, keep: KeepReusable) -> AppResult<()> {
+        self.store
+            .store_reusable_discovery(keep.org, keep.target, &keep.before, &keep.after)
+            .await?;
+        Ok(())
     }
 
     fn remembered(&self, target: ConnectorTargetId) -> Option<Arc<Reusable>> {

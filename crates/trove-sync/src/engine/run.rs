@@ -76,17 +76,20 @@ impl Engine {
             ));
         }
         match self.reconcile(org, &ev, &holder).await {
-            Ok(result) => {
-                // Two rows with nothing between them: written at once.
-                let (unlocked, finished) = tokio::join!(
-                    self.store.unlock_target(ev.target_id, &holder),
+            Ok(Reconciled { result, synced }) => {
+                // Two rows with nothing between them: written at once. A crash between the two
+                // leaves either an event still running (its rerun finds the head reconciled) or a
+                // finished event whose head the backstop reconciles again, writing nothing.
+                let synced = synced.then_some(result.head_sha.as_deref()).flatten();
+                let (released, finished) = tokio::join!(
+                    self.store.release_target(ev.target_id, &holder, synced),
                     self.store.finish_sync_event(event, &result),
                 );
-                unlocked?;
+                released?;
                 finished
             }
             Err(e) => {
-                let _ = self.store.unlock_target(ev.target_id, &holder).await;
+                let _ = self.store.release_target(ev.target_id, &holder, None).await;
                 // Left `running`: a rerun of this event recomputes everything from the bindings.
                 let _ = self
                     .store
@@ -102,7 +105,7 @@ impl Engine {
         }
     }
 
-    async fn reconcile(&self, org: OrgId, ev: &SyncEvent, holder: &str) -> AppResult<SyncResult> {
+    async fn reconcile(&self, org: OrgId, ev: &SyncEvent, holder: &str) -> AppResult<Reconciled> {
         // The caller has just taken the lease.
         let mut renewed_at = Instant::now();
         let renew_every = Duration::from_millis(u64::try_from(self.lease_ms / 4).unwrap_or(0));
@@ -123,7 +126,7 @@ impl Engine {
             return Err(AppError::not_found("connector instance"));
         };
         if status == "disabled" {
-            return Ok(ignored(None, "the connector instance is disabled"));
+            return Ok(ignored(None, "the connector instance is disabled").into());
         }
         // Always the current head: deliveries arriving out of order all end at the newest commit.
         let src = source_target(&self.store, &target).await?;
@@ -132,7 +135,8 @@ impl Engine {
             return Ok(ignored(
                 Some(head.sha),
                 "the head is already reconciled; nothing to do",
-            ));
+            )
+            .into());
         }
         // The snapshot and discovery are CPU work on blocking threads; what the run needs from the
         // database meanwhile is read alongside them rather than after, one query per connection.
@@ -151,6 +155,7 @@ impl Engine {
                 Discovered {
                     discovery,
                     fingerprints,
+                    keep,
                 },
             ),
             bound_counts,
@@ -169,15 +174,6 @@ impl Engine {
             self.store.selections_of(ev.instance_id),
         )?;
         self.faults.check(points::DISCOVERED)?;
-        let selected = self
-            .selection(
-                org,
-                ev.instance_id,
-                &discovery,
-                auto_import,
-                stored_selections,
-            )
-            .await?;
         let complete = !snap.truncated();
         let mut counts = SyncCounts::default();
         let mut errors: Vec<FileError> = Vec::new();
@@ -213,17 +209,34 @@ impl Engine {
                 && fingerprint_of(p)
                     .is_some_and(|f| applied.get(&p.key).map(String::as_str) == Some(f))
         };
-        let to_plan: Vec<&Arc<PluginCandidate>> = discovery
-            .plugins
-            .iter()
-            .filter(|p| selected.contains(&p.key) && !settled(p))
-            .collect();
-        let keys: Vec<String> = to_plan
-            .iter()
-            .map(|p| format!("{}:{}", target.id, p.key))
-            .collect();
+        // The selection and the bindings of what will be planned are read while the discovery's
+        // reusable candidates are written; both are done before any plugin is written.
+        let selected_and_bound = async {
+            let selected = self
+                .selection(
+                    org,
+                    ev.instance_id,
+                    &discovery,
+                    auto_import,
+                    stored_selections,
+                )
+                .await?;
+            let to_plan: Vec<&Arc<PluginCandidate>> = discovery
+                .plugins
+                .iter()
+                .filter(|p| selected.contains(&p.key) && !settled(p))
+                .collect();
+            let keys: Vec<String> = to_plan
+                .iter()
+                .map(|p| format!("{}:{}", target.id, p.key))
+                .collect();
+            let bindings = self.store.live_bindings_of(target.id, &keys).await?;
+            Ok::<_, AppError>((selected, to_plan, bindings))
+        };
+        let ((), (selected, to_plan, bindings)) =
+            tokio::try_join!(self.keep_reusable(keep), selected_and_bound)?;
         let mut bound: HashMap<String, Vec<Binding>> = HashMap::new();
-        for b in self.store.live_bindings_of(target.id, &keys).await? {
+        for b in bindings {
             bound.entry(b.plugin_key.clone()).or_default().push(b);
         }
         let mut market_current = match &market {
@@ -369,10 +382,6 @@ impl Engine {
             }
         }
         self.faults.check(points::BEFORE_SYNCED)?;
-        if complete {
-            // A truncated listing leaves the target unsynced so the next pass completes the work.
-            self.store.set_target_synced(target.id, &head.sha).await?;
-        }
         let status = if partial || !errors.is_empty() {
             SyncStatus::Partial
         } else {
@@ -384,12 +393,16 @@ impl Engine {
         // blocking thread, not on the runtime's (nor before this run's event is finished).
         drop(local_plans);
         tokio::task::spawn_blocking(move || drop((snap, discovery, state, bound)));
-        Ok(SyncResult {
-            status,
-            head_sha: Some(head.sha),
-            counts,
-            errors,
-            message,
+        Ok(Reconciled {
+            result: SyncResult {
+                status,
+                head_sha: Some(head.sha),
+                counts,
+                errors,
+                message,
+            },
+            // A truncated listing leaves the target unsynced so the next pass completes the work.
+            synced: complete,
         })
     }
 
@@ -510,6 +523,22 @@ impl Engine {
             queued += 1;
         }
         Ok(queued)
+    }
+}
+
+/// How a run ended, and whether its head is now the target's reconciled head.
+struct Reconciled {
+    result: SyncResult,
+    synced: bool,
+}
+
+impl From<SyncResult> for Reconciled {
+    /// A run that did nothing: the target's reconciled head stays as it is.
+    fn from(result: SyncResult) -> Self {
+        Reconciled {
+            result,
+            synced: false,
+        }
     }
 }
 
