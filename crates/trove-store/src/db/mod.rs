@@ -399,6 +399,10 @@ impl Db {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(15))
             .foreign_keys(true)
+            // Statement journals (a multi-row write inside a transaction keeps one, to undo just
+            // that statement) in memory rather than in temporary files: a file costs system calls
+            // on every page the statement changes.
+            .pragma("temp_store", "memory")
             .statement_cache_capacity(STATEMENT_CACHE);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
