@@ -586,3 +586,45 @@ async fn worker_shutdown_releases_a_long_running_job(db: &TestDb) {
     let c = q.claim("next", LEASE, None).await.unwrap().unwrap();
     assert_eq!((c.id, c.attempts), (id, 1));
 }
+
+/// On PostgreSQL an idle worker is woken by the insert of a job (a trigger notifies at commit),
+/// whether the job was enqueued on its own or in a transaction: with an hour between polls, the
+/// jobs run only if the notifications arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enqueued_job_wakes_an_idle_postgres_worker() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let q = db.store.queue();
+    let mut handlers = Handlers::new();
+    handlers.register(
+        "count",
+        |_job: ClaimedJob, _cancel: CancellationToken| async { Ok(()) },
+    );
+    let config = WorkerConfig {
+        poll_interval: Duration::from_secs(3600),
+        ..fast_config()
+    };
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(Worker::new(&db.store, handlers, config).run(shutdown.clone()));
+    // Past the worker's first look at the queue, and its listener connected (on loopback).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    q.enqueue(job("count")).await.unwrap();
+    wait_until("the job enqueued on its own is done", || async {
+        depth(&q, "done").await == 1
+    })
+    .await;
+    let mut tx = db.store.db.begin().await.unwrap();
+    q.enqueue_in(&mut tx, job("count")).await.unwrap();
+    tx.commit().await.unwrap();
+    wait_until("the job enqueued in a transaction is done", || async {
+        depth(&q, "done").await == 2
+    })
+    .await;
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(60), running)
+        .await
+        .expect("the worker stops")
+        .unwrap();
+    db.finish().await;
+}

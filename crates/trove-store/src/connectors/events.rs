@@ -17,8 +17,8 @@ use uuid::Uuid;
 use super::model::{
     FileError, SYNC_EVENT_COLUMNS, SyncCounts, SyncEvent, SyncEventRow, SyncStatus, Trigger,
 };
-use crate::db::{Backend, Tx, in_list, sql};
-use crate::queue::{NOTIFY_CHANNEL, NewJob};
+use crate::db::{Tx, in_list, sql};
+use crate::queue::NewJob;
 use crate::{PageRequest, Store};
 
 /// Rows per multi-row statement (12 arguments per event row, 8 per job row: far under both
@@ -234,15 +234,7 @@ impl Store {
             ));
             tx.execute(q).await?;
         }
-        if tx.backend() == Backend::Postgres && !created.is_empty() {
-            // Delivered at commit; one wakes every idle worker, however many jobs there are.
-            tx.execute(
-                sql("SELECT pg_notify($1, $2)")
-                    .bind(NOTIFY_CHANNEL)
-                    .bind(created[0].0.job.kind.as_str()),
-            )
-            .await?;
-        }
+        // The workers are woken by the jobs' insert (a trigger on PostgreSQL).
         Ok(out)
     }
 

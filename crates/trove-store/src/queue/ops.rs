@@ -97,18 +97,17 @@ impl Queue {
     /// Enqueues a job on its own (autocommit). Prefer [`Queue::enqueue_in`] when the job is caused by
     /// a write, so that the two commit together.
     pub async fn enqueue(&self, job: NewJob) -> AppResult<Enqueued> {
-        // Autocommit: one round trip on SQLite. On PostgreSQL the notification follows the insert's
-        // commit on the same connection, which is what a notification inside a transaction amounts to.
+        // Autocommit: one round trip, whose commit also delivers the insert's notification on
+        // PostgreSQL.
         let mut conn = self.db.conn().await?;
-        insert_job(&mut conn, self.db.backend(), job).await
+        insert_job(&mut conn, job).await
     }
 
     /// Enqueues a job in the caller's transaction. A job whose `dedupe_key` equals that of a *queued*
-    /// job is not inserted; the queued job's id comes back with `coalesced: true`. On PostgreSQL a new
-    /// job also sends `NOTIFY trove_jobs`, which is delivered when the transaction commits.
+    /// job is not inserted; the queued job's id comes back with `coalesced: true`. On PostgreSQL the
+    /// insert also signals `trove_jobs` (a trigger), delivered when the transaction commits.
     pub async fn enqueue_in(&self, tx: &mut Tx, job: NewJob) -> AppResult<Enqueued> {
-        let backend = tx.backend();
-        insert_job(tx, backend, job).await
+        insert_job(tx, job).await
     }
 
     /// Claims the most urgent runnable job (highest priority, then oldest `run_at`) for `worker` for
@@ -416,15 +415,11 @@ impl Queue {
 /// What an enqueue runs on: the caller's transaction or a pool connection (autocommit).
 trait Exec: Send {
     fn scalar_id(&mut self, q: Sql) -> impl Future<Output = AppResult<Option<Uuid>>> + Send;
-    fn run(&mut self, q: Sql) -> impl Future<Output = AppResult<u64>> + Send;
 }
 
 impl Exec for Tx {
     fn scalar_id(&mut self, q: Sql) -> impl Future<Output = AppResult<Option<Uuid>>> + Send {
         self.scalar(q)
-    }
-    fn run(&mut self, q: Sql) -> impl Future<Output = AppResult<u64>> + Send {
-        self.execute(q)
     }
 }
 
@@ -432,13 +427,10 @@ impl Exec for Conn {
     fn scalar_id(&mut self, q: Sql) -> impl Future<Output = AppResult<Option<Uuid>>> + Send {
         self.scalar(q)
     }
-    fn run(&mut self, q: Sql) -> impl Future<Output = AppResult<u64>> + Send {
-        self.execute(q)
-    }
 }
 
 /// Inserts a job, or finds the queued twin it coalesces into.
-async fn insert_job(e: &mut impl Exec, backend: Backend, job: NewJob) -> AppResult<Enqueued> {
+async fn insert_job(e: &mut impl Exec, job: NewJob) -> AppResult<Enqueued> {
     let payload = serde_json::to_string(&job.payload).map_err(AppError::internal)?;
     let now = now_ms();
     let run_at = job.run_at.unwrap_or(now);
@@ -464,15 +456,8 @@ async fn insert_job(e: &mut impl Exec, backend: Backend, job: NewJob) -> AppResu
                 .bind(now),
             )
             .await?;
+        // On PostgreSQL the insert itself wakes the workers (a trigger notifies at commit).
         if let Some(id) = inserted {
-            if backend == Backend::Postgres && run_at <= now {
-                e.run(
-                    sql("SELECT pg_notify($1, $2)")
-                        .bind(NOTIFY_CHANNEL)
-                        .bind(job.kind.as_str()),
-                )
-                .await?;
-            }
             return Ok(Enqueued {
                 id: id.into(),
                 coalesced: false,

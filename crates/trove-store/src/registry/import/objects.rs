@@ -12,7 +12,6 @@ use crate::db::{Tx, sql};
 use crate::registry::ObjectType;
 use crate::registry::batch::InsertRows;
 use crate::registry::objects::Prepared;
-use crate::registry::objects::next_version_number;
 
 const OBJECT_COLUMNS: [&str; 13] = [
     "id",
@@ -112,9 +111,13 @@ impl Store {
         v: &Prepared,
         sha: &str,
     ) -> AppResult<bool> {
+        // The latest version and the highest number in one round trip (an object without
+        // versions gives no row, and its first version is number 1).
         let latest: Option<(String, i64, i64)> = tx
             .fetch_optional(
-                sql("SELECT content_hash, CAST(version_number AS BIGINT), created_at FROM config_object_versions \
+                sql("SELECT content_hash, created_at, \
+                     (SELECT CAST(MAX(version_number) AS BIGINT) FROM config_object_versions WHERE object_id = $1) \
+                     FROM config_object_versions \
                      WHERE object_id = $1 AND org_id = $2 ORDER BY created_at DESC, id DESC LIMIT 1")
                 .bind(object.uuid())
                 .bind(org.uuid()),
@@ -127,8 +130,8 @@ impl Store {
             return Ok(false);
         }
         // Never older than the previous version, so "latest by created_at" follows the numbers.
-        let at = now_ms().max(latest.as_ref().map_or(0, |l| l.2));
-        let number = next_version_number(tx, object).await?;
+        let at = now_ms().max(latest.as_ref().map_or(0, |l| l.1));
+        let number = latest.as_ref().map_or(0, |l| l.2) + 1;
         self.insert_version(
             tx,
             org,

@@ -25,7 +25,6 @@ use uuid::Uuid;
 
 pub use read::ObjectFilter;
 pub use validate::{FileEncoding, ObjectInput, Prepared, Problem, SourceFile};
-pub(crate) use write::next_version_number;
 pub use write::{Lifecycle, NewObject, VersionWrite};
 
 use super::{ObjectType, Status};

@@ -81,7 +81,7 @@ async fn object_in(tx: &mut Tx, org: OrgId, id: ConfigObjectId) -> AppResult<Con
 }
 
 /// The number the next version of `object` gets (1 for its first).
-pub(crate) async fn next_version_number(tx: &mut Tx, object: ConfigObjectId) -> AppResult<i64> {
+async fn next_version_number(tx: &mut Tx, object: ConfigObjectId) -> AppResult<i64> {
     let max: Option<i64> = tx
         .scalar(
             sql("SELECT CAST(MAX(version_number) AS BIGINT) FROM config_object_versions WHERE object_id = $1")
