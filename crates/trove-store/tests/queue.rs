@@ -53,6 +53,15 @@ where
     }
 }
 
+/// Asks a running worker to stop and waits until it has.
+async fn stop(shutdown: &CancellationToken, running: tokio::task::JoinHandle<()>) {
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(60), running)
+        .await
+        .expect("the worker stops")
+        .unwrap();
+}
+
 /// Makes a queued job runnable now (instead of waiting out its backoff).
 async fn make_due(db: &TestDb, id: JobId) {
     db.store
@@ -439,11 +448,7 @@ async fn worker_runs_jobs_to_completion(db: &TestDb) {
     assert_eq!(counted.load(Ordering::SeqCst), 20);
     assert_eq!(*greeted.lock().unwrap(), vec!["ada".to_string()]);
 
-    shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(60), running)
-        .await
-        .expect("the worker stops")
-        .unwrap();
+    stop(&shutdown, running).await;
 }
 
 async fn worker_survives_panics_and_unknown_kinds(db: &TestDb) {
@@ -488,11 +493,7 @@ async fn worker_survives_panics_and_unknown_kinds(db: &TestDb) {
         state(&q, ok).await == JobState::Done
     })
     .await;
-    shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(60), running)
-        .await
-        .expect("the worker stops")
-        .unwrap();
+    stop(&shutdown, running).await;
 }
 
 async fn worker_cancels_a_job_whose_lease_was_lost(db: &TestDb) {
@@ -538,11 +539,7 @@ async fn worker_cancels_a_job_whose_lease_was_lost(db: &TestDb) {
         cancelled.load(Ordering::SeqCst) == 1
     })
     .await;
-    shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(60), running)
-        .await
-        .expect("the worker stops")
-        .unwrap();
+    stop(&shutdown, running).await;
     // The loser recorded nothing: the thief still holds it.
     let view = q.job(id).await.unwrap().unwrap();
     assert_eq!(view.state, JobState::Running);
@@ -573,11 +570,7 @@ async fn worker_shutdown_releases_a_long_running_job(db: &TestDb) {
         state(&q, id).await == JobState::Running
     })
     .await;
-    shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(60), running)
-        .await
-        .expect("the worker stops")
-        .unwrap();
+    stop(&shutdown, running).await;
     let view = q.job(id).await.unwrap().unwrap();
     assert_eq!(view.state, JobState::Queued);
     assert_eq!(view.attempts, 0, "the interrupted attempt is not counted");
@@ -621,10 +614,6 @@ async fn an_enqueued_job_wakes_an_idle_postgres_worker() {
         depth(&q, "done").await == 2
     })
     .await;
-    shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(60), running)
-        .await
-        .expect("the worker stops")
-        .unwrap();
+    stop(&shutdown, running).await;
     db.finish().await;
 }
