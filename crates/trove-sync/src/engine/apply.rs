@@ -58,29 +58,37 @@ pub struct KnownRows {
     pub current: Option<PluginId>,
     /// No plugin row has its source key (so it has no place in any marketplace either).
     pub plugin_absent: bool,
+    /// Also no live binding has its key, so the write inserts everything without reading the
+    /// bindings again. A binding written since would come with a plugin row, whose source key
+    /// then refuses this write's insert (a conflict, retried with everything looked up).
+    pub unbound: bool,
     /// The id of its marketplace, whose row is current.
     pub market: Option<MarketplaceId>,
 }
 
 impl KnownRows {
-    /// What `state` (read at the run's start) says of `rows`; `market_current` tells whether the
-    /// marketplace row holds what `rows` has.
+    /// What `state` (read at the run's start) says of `rows`, whose live bindings were `bound`;
+    /// `market` is the marketplace row's id when that row holds what `rows` has (`None` when it
+    /// does not, or when only `state` knows the id).
     pub fn of(
         rows: &PluginRows<'_>,
         state: &ImportedState,
-        market_current: bool,
+        bound: &[Binding],
+        market: Option<Option<MarketplaceId>>,
     ) -> AppResult<Self> {
+        let market_current = market.is_some();
         let current = rows
             .current(state, market_current)?
             .then(|| state.plugin_id(rows.key))
             .flatten();
+        let plugin_absent = state.plugin_id(rows.key).is_none();
         Ok(Self {
             current,
-            plugin_absent: state.plugin_id(rows.key).is_none(),
+            plugin_absent,
+            unbound: plugin_absent && bound.is_empty(),
             market: rows
                 .marketplace
-                .filter(|_| market_current)
-                .and_then(|(key, _, _)| state.marketplace_id(key)),
+                .and_then(|(key, _, _)| market?.or_else(|| state.marketplace_id(key))),
         })
     }
 }
@@ -127,22 +135,35 @@ impl PluginRows<'_> {
     }
 }
 
+/// What one plugin's transaction changed.
+#[derive(Debug, Default)]
+pub struct Written {
+    /// Its counts.
+    pub counts: SyncCounts,
+    /// The id of the marketplace row it wrote, when it wrote one.
+    pub market: Option<MarketplaceId>,
+}
+
 /// Writes one plugin in one transaction and returns what changed.
 pub async fn write_plugin(
     store: &Store,
     faults: &Faults,
     w: &PluginWrite<'_>,
     plan: &PluginPlan,
-) -> AppResult<SyncCounts> {
+) -> AppResult<Written> {
     let mut counts = SyncCounts::default();
     let mut tx = store.db.begin_relaxed().await?;
-    let plugin_id = match w.known.current {
-        Some(id) => id,
+    let (plugin_id, market) = match w.known.current {
+        Some(id) => (id, None),
         None => upsert_rows(store, &mut tx, w).await?,
     };
     // Read inside the transaction so the diff is against what is committed now, not against what
-    // an earlier (possibly killed) run saw.
-    let live = store.live_bindings_in(&mut tx, w.target, w.key).await?;
+    // an earlier (possibly killed) run saw; a plugin inserted just now has none.
+    let live = if w.known.unbound {
+        Vec::new()
+    } else {
+        store.live_bindings_in(&mut tx, w.target, w.key).await?
+    };
     for binding in &live {
         if let Some(digest) = plan.same.get(&binding.path) {
             // Planned as unchanged from the digest read before this transaction; the lease makes
@@ -248,11 +269,16 @@ pub async fn write_plugin(
         .await?;
     faults.check(points::PLUGIN_BEFORE_COMMIT)?;
     tx.commit().await?;
-    Ok(counts)
+    Ok(Written { counts, market })
 }
 
-/// Creates or updates the plugin row, its marketplace row and its place; returns the plugin's id.
-async fn upsert_rows(store: &Store, tx: &mut Tx, w: &PluginWrite<'_>) -> AppResult<PluginId> {
+/// Creates or updates the plugin row, its marketplace row and its place; returns the plugin's id
+/// and its marketplace's.
+async fn upsert_rows(
+    store: &Store,
+    tx: &mut Tx,
+    w: &PluginWrite<'_>,
+) -> AppResult<(PluginId, Option<MarketplaceId>)> {
     let plugin_id = if w.known.plugin_absent {
         store
             .insert_imported_plugin_in(tx, w.org, w.instance, w.key, w.plugin)
@@ -263,6 +289,7 @@ async fn upsert_rows(store: &Store, tx: &mut Tx, w: &PluginWrite<'_>) -> AppResu
             .await?
             .0
     };
+    let mut placed_in = None;
     if let Some((mkey, meta, position)) = w.marketplace {
         let market: MarketplaceId = match w.known.market {
             Some(id) => id,
@@ -281,8 +308,9 @@ async fn upsert_rows(store: &Store, tx: &mut Tx, w: &PluginWrite<'_>) -> AppResu
                 .place_imported_plugin_in(tx, w.org, market, plugin_id, position)
                 .await?;
         }
+        placed_in = Some(market);
     }
-    Ok(plugin_id)
+    Ok((plugin_id, placed_in))
 }
 
 /// Tombstones every live binding of a plugin key that the commit no longer has at all (the

@@ -239,6 +239,9 @@ impl Engine {
         for b in bindings {
             bound.entry(b.plugin_key.clone()).or_default().push(b);
         }
+        // The marketplace row's id once a write of this run has upserted it (the run's start may
+        // not have known it: a cold import creates it with its first plugin).
+        let mut market_id = None;
         let mut market_current = match &market {
             Some((key, m)) => state.marketplace_current(key, m)?,
             None => true,
@@ -324,7 +327,8 @@ impl Engine {
                     marketplace,
                 },
                 &state,
-                market_current,
+                &bindings,
+                market_current.then_some(market_id),
             )?;
             let write = PluginWrite {
                 org,
@@ -361,7 +365,8 @@ impl Engine {
                 other => other?,
             };
             market_current = true;
-            add(&mut counts, written);
+            market_id = written.market.or(market_id);
+            add(&mut counts, written.counts);
             counts.skipped += plan.skipped;
             errors.extend(plan.errors);
             self.faults.check(points::PLUGIN_COMMITTED)?;
