@@ -67,9 +67,10 @@ pub struct KnownRows {
 }
 
 impl KnownRows {
-    /// What `state` (read at the run's start) says of `rows`, whose live bindings were `bound`;
-    /// `market` is the marketplace row's id when that row holds what `rows` has (`None` when it
-    /// does not, or when only `state` knows the id).
+    /// What `state` (read at the run's start) says of `rows`, whose live bindings were `bound`.
+    /// `market` is `None` while the marketplace row may not hold what `rows` has, and
+    /// `Some(id)` once it does: `id` is the row's id when a write of this run learnt it, `None`
+    /// when `state` is to give it.
     pub fn of(
         rows: &PluginRows<'_>,
         state: &ImportedState,
