@@ -64,9 +64,25 @@ impl Backend {
 #[derive(Clone, Debug)]
 pub enum Db {
     /// SQLite in WAL mode.
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePools),
     /// PostgreSQL.
     Postgres(PgPool),
+}
+
+/// SQLite's connections: one that every write transaction takes in turn, and the rest for
+/// statements outside a transaction.
+///
+/// SQLite lets one transaction write at a time anyway; queueing for a single writer connection
+/// replaces waiting in its busy handler (which sleeps and retries), and the writer keeps its page
+/// cache. A connection discards its whole cache once another connection has written, and the pool
+/// hands out its connections in turn, so with several writer connections nearly every write
+/// transaction began by reading its pages back from the file.
+#[derive(Clone, Debug)]
+pub struct SqlitePools {
+    /// Write transactions ([`Db::begin`]).
+    write: SqlitePool,
+    /// Everything else.
+    read: SqlitePool,
 }
 
 /// A statement and its arguments.
@@ -404,21 +420,23 @@ impl Db {
             // on every page the statement changes.
             .pragma("temp_store", "memory")
             .statement_cache_capacity(STATEMENT_CACHE);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(Duration::from_secs(15))
-            // A connection to a local file does not go stale; the default check costs a round
-            // trip to the connection's thread on every acquire.
-            .test_before_acquire(false)
-            .connect_with(options)
-            .await
-            .map_err(|e| {
-                AppError::Unavailable(format!(
-                    "cannot open the SQLite database {}: {e}",
-                    path.display()
-                ))
-            })?;
-        Ok(Self::Sqlite(pool))
+        let pool = |connections: u32| {
+            SqlitePoolOptions::new()
+                .max_connections(connections)
+                .acquire_timeout(Duration::from_secs(15))
+                // A connection to a local file does not go stale; the default check costs a round
+                // trip to the connection's thread on every acquire.
+                .test_before_acquire(false)
+                .connect_with(options.clone())
+        };
+        let opened = async { Ok::<_, sqlx::Error>((pool(1).await?, pool(8).await?)) };
+        let (write, read) = opened.await.map_err(|e| {
+            AppError::Unavailable(format!(
+                "cannot open the SQLite database {}: {e}",
+                path.display()
+            ))
+        })?;
+        Ok(Self::Sqlite(SqlitePools { write, read }))
     }
 
     /// Which engine this is.
@@ -433,9 +451,12 @@ impl Db {
     /// transaction never fails half-way when it upgrades from reading to writing.
     pub async fn begin(&self) -> AppResult<Tx> {
         let inner = match self {
-            Self::Sqlite(p) => {
-                TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)?)
-            }
+            Self::Sqlite(p) => TxInner::Sqlite(
+                p.write
+                    .begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .map_err(db_error)?,
+            ),
             Self::Postgres(p) => TxInner::Postgres(p.begin().await.map_err(db_error)?),
         };
         Ok(Tx {
@@ -470,7 +491,7 @@ impl Db {
     /// Takes a connection from the pool for statements outside a transaction.
     pub async fn conn(&self) -> AppResult<Conn> {
         let inner = match self {
-            Self::Sqlite(p) => ConnInner::Sqlite(p.acquire().await.map_err(db_error)?),
+            Self::Sqlite(p) => ConnInner::Sqlite(p.read.acquire().await.map_err(db_error)?),
             Self::Postgres(p) => ConnInner::Postgres(p.acquire().await.map_err(db_error)?),
         };
         Ok(Conn { inner })
@@ -504,7 +525,7 @@ impl Db {
     /// Applies every pending migration of this engine.
     pub async fn migrate(&self) -> AppResult<()> {
         match self {
-            Self::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await,
+            Self::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(&p.write).await,
             Self::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await,
         }
         .map_err(|e| AppError::internal(format!("migration failed: {e}")))
@@ -528,7 +549,10 @@ impl Db {
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
         match self {
-            Self::Sqlite(p) => p.close().await,
+            Self::Sqlite(p) => {
+                p.write.close().await;
+                p.read.close().await;
+            }
             Self::Postgres(p) => p.close().await,
         }
     }
