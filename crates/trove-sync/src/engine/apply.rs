@@ -66,20 +66,34 @@ pub struct KnownRows {
     pub market: Option<MarketplaceId>,
 }
 
+/// What a run knows of the marketplace row when it writes a plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarketRow {
+    /// It may not hold what the run's discovery has: the plugin's write upserts it.
+    Stale,
+    /// It holds what the discovery has. The id, once a write of this run has learnt it (a cold
+    /// import creates the row with its first plugin); otherwise the run's start state gives it.
+    Current(Option<MarketplaceId>),
+}
+
+impl MarketRow {
+    /// Whether the row holds what the run's discovery has.
+    pub fn is_current(self) -> bool {
+        matches!(self, Self::Current(_))
+    }
+}
+
 impl KnownRows {
-    /// What `state` (read at the run's start) says of `rows`, whose live bindings were `bound`.
-    /// `market` is `None` while the marketplace row may not hold what `rows` has, and
-    /// `Some(id)` once it does: `id` is the row's id when a write of this run learnt it, `None`
-    /// when `state` is to give it.
+    /// What `state` (read at the run's start) says of `rows`, whose live bindings were `bound`,
+    /// with the marketplace row as `market` says.
     pub fn of(
         rows: &PluginRows<'_>,
         state: &ImportedState,
         bound: &[Binding],
-        market: Option<Option<MarketplaceId>>,
+        market: MarketRow,
     ) -> AppResult<Self> {
-        let market_current = market.is_some();
         let current = rows
-            .current(state, market_current)?
+            .current(state, market.is_current())?
             .then(|| state.plugin_id(rows.key))
             .flatten();
         let plugin_absent = state.plugin_id(rows.key).is_none();
@@ -87,9 +101,10 @@ impl KnownRows {
             current,
             plugin_absent,
             unbound: plugin_absent && bound.is_empty(),
-            market: rows
-                .marketplace
-                .and_then(|(key, _, _)| market?.or_else(|| state.marketplace_id(key))),
+            market: rows.marketplace.and_then(|(key, _, _)| match market {
+                MarketRow::Stale => None,
+                MarketRow::Current(id) => id.or_else(|| state.marketplace_id(key)),
+            }),
         })
     }
 }

@@ -16,7 +16,7 @@ use trove_store::sql;
 use uuid::Uuid;
 
 use super::apply::{
-    KnownRows, PluginRows, PluginWrite, tombstone_plugin, write_plugin, writes_nothing,
+    KnownRows, MarketRow, PluginRows, PluginWrite, tombstone_plugin, write_plugin, writes_nothing,
 };
 use super::desired::{PluginPlan, plan_plugin};
 use super::faults::points;
@@ -239,12 +239,9 @@ impl Engine {
         for b in bindings {
             bound.entry(b.plugin_key.clone()).or_default().push(b);
         }
-        // The marketplace row's id once a write of this run has upserted it (the run's start may
-        // not have known it: a cold import creates it with its first plugin).
-        let mut market_id = None;
-        let mut market_current = match &market {
-            Some((key, m)) => state.marketplace_current(key, m)?,
-            None => true,
+        let mut market_row = match &market {
+            Some((key, m)) if !state.marketplace_current(key, m)? => MarketRow::Stale,
+            _ => MarketRow::Current(None),
         };
         let mut local_plans = LocalPlans::start(
             snap.clone(),
@@ -277,7 +274,7 @@ impl Engine {
                     plugin: &meta,
                     marketplace,
                 };
-                if rows.current(&state, market_current)? {
+                if rows.current(&state, market_row.is_current())? {
                     let held = bound_counts.get(&key).copied().unwrap_or(0);
                     counts.unchanged += i32::try_from(held).unwrap_or(i32::MAX);
                     continue;
@@ -328,7 +325,7 @@ impl Engine {
                 },
                 &state,
                 &bindings,
-                market_current.then_some(market_id),
+                market_row,
             )?;
             let write = PluginWrite {
                 org,
@@ -364,8 +361,12 @@ impl Engine {
                 }
                 other => other?,
             };
-            market_current = true;
-            market_id = written.market.or(market_id);
+            // The write left the marketplace row current, and names it when it wrote it.
+            let learnt = match market_row {
+                MarketRow::Current(id) => id,
+                MarketRow::Stale => None,
+            };
+            market_row = MarketRow::Current(written.market.or(learnt));
             add(&mut counts, written.counts);
             counts.skipped += plan.skipped;
             errors.extend(plan.errors);
