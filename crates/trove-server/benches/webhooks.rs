@@ -19,8 +19,9 @@
 //! way for the baseline and the server, so the two differ only in what the server does.
 //!
 //! Run: `cargo bench -p trove-server --bench webhooks`. To profile the ingest alone, set
-//! `TROVE_BENCH_INGEST_ONLY=<seconds>`: signed pushes on SQLite for that long, then G4's latency
-//! run, nothing else.
+//! `TROVE_BENCH_INGEST_ONLY=<seconds>`: signed pushes on SQLite (`TROVE_BENCH_ENGINE=postgres`:
+//! PostgreSQL) for that long, then G4's latency run, nothing else; `TROVE_BENCH_KIND=reject`,
+//! `ignore` or `baseline` sends G2's or G3's requests, or the baseline's, instead.
 
 // The allocator the `trove` binary runs with, so the figures are those of what ships.
 #[global_allocator]
@@ -162,18 +163,37 @@ fn main() {
     });
 }
 
-/// Signed pushes on SQLite for `time`, for a profiler to look at.
+/// Signed pushes on SQLite (or PostgreSQL with `TROVE_BENCH_ENGINE=postgres`) for `time`, for a
+/// profiler to look at.
 async fn ingest_only(time: Duration) {
-    let db = TestDb::sqlite().await;
+    let db = match std::env::var("TROVE_BENCH_ENGINE").as_deref() {
+        Ok("postgres") => TestDb::postgres()
+            .await
+            .expect("TROVE_TEST_POSTGRES_URL for TROVE_BENCH_ENGINE=postgres"),
+        _ => TestDb::sqlite().await,
+    };
     follow(&db.store).await;
     let server = TestServer::start(db.store.clone()).await;
-    let url = format!("{}/v1/webhooks/connectors/github", server.base);
+    let baseline = Baseline::start().await;
+    let mut url = format!("{}/v1/webhooks/connectors/github", server.base);
     let requests = Arc::new(Requests::new(1));
     let client = reqwest::Client::new();
     let counter = Arc::new(AtomicU64::new(0));
-    let rate = throughput(time, &client, &url, &requests, Kind::Push, 202, &counter).await;
-    println!("signed push -> 202 for {time:?}: {rate:.0} req/s");
-    latency(&client, &url, &requests, rate / 2.0, &counter).await;
+    let (kind, status, name) = match std::env::var("TROVE_BENCH_KIND").as_deref() {
+        Ok("reject") => (Kind::BadSignature, 401, "invalid signature -> 401"),
+        Ok("ignore") => (Kind::Issue, 200, "signed issues.opened -> 200"),
+        Ok("baseline") => {
+            url = baseline.url.clone();
+            (Kind::Push, 200, "baseline (bare axum) -> 200")
+        }
+        _ => (Kind::Push, 202, "signed push -> 202"),
+    };
+    let rate = throughput(time, &client, &url, &requests, kind, status, &counter).await;
+    println!("{name} for {time:?}: {rate:.0} req/s");
+    if status == 202 {
+        latency(&client, &url, &requests, rate / 2.0, &counter).await;
+    }
+    baseline.stop.cancel();
     db.finish().await;
 }
 
