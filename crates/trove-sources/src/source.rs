@@ -166,7 +166,7 @@ pub enum SourceError {
     #[error("unreachable: {0}")]
     Unreachable(String),
     /// The operation did not finish within its time limit.
-    #[error("timed out after {0:?}")]
+    #[error("timed out after {0:?} (TROVE_SYNC_TIMEOUT raises the limit)")]
     Timeout(std::time::Duration),
     /// A size limit stopped the operation (pack download, blob size).
     #[error("too large: {0}")]

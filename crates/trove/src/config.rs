@@ -6,8 +6,10 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 mod github;
+mod limits;
 
 pub use github::GitHubSettings;
+pub use limits::SourceLimitSettings;
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -76,6 +78,10 @@ pub struct Settings {
     )]
     pub log_format: LogFormat,
 
+    /// Bounds on one repository read.
+    #[command(flatten)]
+    pub limits: SourceLimitSettings,
+
     /// The GitHub App (optional: without it the GitHub routes answer 409 and only git URLs sync).
     #[command(flatten)]
     pub github: GitHubSettings,
@@ -107,7 +113,7 @@ impl Settings {
     pub fn git_source(&self) -> std::sync::Arc<dyn trove_sources::RepositorySource> {
         std::sync::Arc::new(trove_sources::GitSource::new(
             self.git_cache_dir(),
-            trove_sources::GitLimits::default(),
+            self.limits.git(),
         ))
     }
 
@@ -124,8 +130,10 @@ impl Settings {
         github: Option<&trove_sources::GitHubApp>,
     ) -> std::sync::Arc<dyn trove_sources::RepositorySource> {
         let github = github.map(|app| {
-            std::sync::Arc::new(trove_sources::GitHubSource::new(app.clone()))
-                as std::sync::Arc<dyn trove_sources::RepositorySource>
+            std::sync::Arc::new(trove_sources::GitHubSource::with_limits(
+                app.clone(),
+                self.limits.github(),
+            )) as std::sync::Arc<dyn trove_sources::RepositorySource>
         });
         std::sync::Arc::new(trove_sources::SourceRouter::new(self.git_source(), github))
     }

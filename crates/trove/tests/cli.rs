@@ -74,6 +74,25 @@ fn bad_settings_give_clear_errors() {
 }
 
 #[test]
+fn a_bad_source_limit_names_the_setting_and_its_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_trove"))
+        .args(["migrate"])
+        .env("TROVE_DATA_DIR", dir.path())
+        .env("TROVE_SYNC_MAX_FILE_SIZE", "32 potatoes")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--sync-max-file-size"), "{err}");
+    assert!(err.contains("unknown unit (use KiB, MiB or GiB)"), "{err}");
+    assert!(
+        !dir.path().join("trove.db").exists(),
+        "nothing is created on a bad setting"
+    );
+}
+
+#[test]
 fn discover_prints_the_documented_json_shape() {
     let fixtures = concat!(
         env!("CARGO_MANIFEST_DIR"),

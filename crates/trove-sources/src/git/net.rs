@@ -164,7 +164,7 @@ fn fetch_specs(
         .receive(progress, &budget.interrupt);
     if pack_budget.exceeded() {
         return Err(SourceError::TooLarge(format!(
-            "the pack from {} exceeds {} bytes",
+            "the pack from {} exceeds {} bytes (TROVE_GIT_MAX_FETCH_SIZE raises the limit)",
             remote.display, budget.max_pack_bytes
         )));
     }
