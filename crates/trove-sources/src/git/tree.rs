@@ -65,13 +65,13 @@ pub(crate) fn list_commit(
     let mut entries = Vec::new();
     let mut skipped = Vec::new();
     let mut truncated = false;
-    let generation = trees.begin();
+    let listing = trees.begin();
     let children_of = |id: ObjectId| -> Result<Children, SourceError> {
-        if let Some(children) = trees.get(&id, generation) {
+        if let Some(children) = listing.get(&id) {
             return Ok(children);
         }
         let children = read_tree(repo, id)?;
-        trees.insert(id, Arc::clone(&children), generation);
+        listing.insert(id, Arc::clone(&children));
         Ok(children)
     };
     // Depth first, each folder's entries in tree order, its subfolders entered where they stand:

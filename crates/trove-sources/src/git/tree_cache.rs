@@ -42,8 +42,9 @@ pub(crate) struct Child {
 /// The children of one tree, in tree order.
 pub(crate) type Children = Arc<[Child]>;
 
-/// A bounded map of decoded trees. Entries not met by the latest listing go first when it is
-/// full, so the trees of the repositories being reconciled now stay.
+/// A bounded map of decoded trees. When it is full, trees that no running listing has used go
+/// first, so the trees of the repositories being reconciled now stay; if that is not enough room,
+/// it starts over empty.
 #[derive(Debug)]
 pub(crate) struct TreeCache {
     state: Mutex<State>,
@@ -52,8 +53,18 @@ pub(crate) struct TreeCache {
 
 #[derive(Debug, Default)]
 struct State {
+    /// Each tree's children and the generation of the last listing that used it.
     trees: HashMap<ObjectId, (Children, u64)>,
     children: usize,
+    generation: u64,
+    /// The generations of the listings running now (a few: one per concurrent reconcile).
+    running: Vec<u64>,
+}
+
+/// One listing's use of the cache; the trees it meets are marked with its generation until it
+/// ends (on drop).
+pub(crate) struct Listing<'c> {
+    cache: &'c TreeCache,
     generation: u64,
 }
 
@@ -71,45 +82,72 @@ impl TreeCache {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Starts a listing; the returned generation marks the trees it uses.
-    pub(crate) fn begin(&self) -> u64 {
+    /// Starts a listing.
+    pub(crate) fn begin(&self) -> Listing<'_> {
         let mut state = self.state();
         state.generation += 1;
-        state.generation
-    }
-
-    /// The children of tree `id` when known, marked as used by listing `generation`.
-    pub(crate) fn get(&self, id: &ObjectId, generation: u64) -> Option<Children> {
-        let mut state = self.state();
-        let (children, used) = state.trees.get_mut(id)?;
-        *used = generation;
-        Some(Arc::clone(children))
-    }
-
-    /// Remembers the children of tree `id`, making room first when the cache is full.
-    pub(crate) fn insert(&self, id: ObjectId, children: Children, generation: u64) {
-        let size = children.len().max(1);
-        if size > self.max_children {
-            return;
+        let generation = state.generation;
+        state.running.push(generation);
+        Listing {
+            cache: self,
+            generation,
         }
-        let mut state = self.state();
-        if state.children + size > self.max_children {
-            state.trees.retain(|_, (_, used)| *used == generation);
-            state.children = state.trees.values().map(|(c, _)| c.len().max(1)).sum();
-            if state.children + size > self.max_children {
-                state.trees.clear();
-                state.children = 0;
-            }
-        }
-        if let Some((old, _)) = state.trees.insert(id, (children, generation)) {
-            state.children -= old.len().max(1);
-        }
-        state.children += size;
     }
 
     #[cfg(test)]
     fn len(&self) -> usize {
         self.state().trees.len()
+    }
+}
+
+impl Listing<'_> {
+    /// The children of tree `id` when known, marked as used by this listing.
+    pub(crate) fn get(&self, id: &ObjectId) -> Option<Children> {
+        let mut state = self.cache.state();
+        let (children, used) = state.trees.get_mut(id)?;
+        *used = (*used).max(self.generation);
+        Some(Arc::clone(children))
+    }
+
+    /// Remembers the children of tree `id`, making room first when the cache is full.
+    pub(crate) fn insert(&self, id: ObjectId, children: Children) {
+        let max = self.cache.max_children;
+        let size = children.len().max(1);
+        if size > max {
+            return;
+        }
+        let mut state = self.cache.state();
+        if state.children + size > max {
+            // Only the trees of finished listings go: evicting by this listing's generation alone
+            // would drop the trees of a listing running beside it, and two listings near the limit
+            // would then empty each other's trees insert by insert, each time scanning the map.
+            // Once these are gone, the next time the cache is full nothing is left to pick, so it
+            // starts over: a scan per insert would make a listing near the limit quadratic.
+            let oldest = state
+                .running
+                .iter()
+                .copied()
+                .min()
+                .unwrap_or(self.generation);
+            state.trees.retain(|_, (_, used)| *used >= oldest);
+            state.children = state.trees.values().map(|(c, _)| c.len().max(1)).sum();
+            if state.children + size > max {
+                state.trees.clear();
+                state.children = 0;
+            }
+        }
+        let generation = self.generation;
+        if let Some((old, _)) = state.trees.insert(id, (children, generation)) {
+            state.children -= old.len().max(1);
+        }
+        state.children += size;
+    }
+}
+
+impl Drop for Listing<'_> {
+    fn drop(&mut self) {
+        let generation = self.generation;
+        self.cache.state().running.retain(|g| *g != generation);
     }
 }
 
@@ -135,26 +173,54 @@ mod tests {
     fn a_full_cache_keeps_the_trees_of_the_latest_listing() {
         let cache = TreeCache::new(10);
         let first = cache.begin();
-        cache.insert(id(1), children(4), first);
-        cache.insert(id(2), children(4), first);
+        first.insert(id(1), children(4));
+        first.insert(id(2), children(4));
+        drop(first);
         let second = cache.begin();
-        assert!(cache.get(&id(1), second).is_some());
+        assert!(second.get(&id(1)).is_some());
         // Over the limit: tree 2 (not used by the second listing) makes room.
-        cache.insert(id(3), children(4), second);
-        assert!(cache.get(&id(1), second).is_some());
-        assert!(cache.get(&id(2), second).is_none());
-        assert!(cache.get(&id(3), second).is_some());
+        second.insert(id(3), children(4));
+        assert!(second.get(&id(1)).is_some());
+        assert!(second.get(&id(2)).is_none());
+        assert!(second.get(&id(3)).is_some());
         assert_eq!(cache.len(), 2);
+    }
+
+    #[test]
+    fn a_listing_does_not_evict_the_trees_of_one_running_beside_it() {
+        let cache = TreeCache::new(12);
+        let done = cache.begin();
+        done.insert(id(1), children(4));
+        drop(done);
+        let (a, b) = (cache.begin(), cache.begin());
+        a.insert(id(2), children(4));
+        b.insert(id(3), children(4));
+        // Full: the finished listing's tree goes, the running ones' stay.
+        a.insert(id(4), children(4));
+        assert!(a.get(&id(1)).is_none());
+        assert!(a.get(&id(2)).is_some());
+        assert!(b.get(&id(3)).is_some());
+        assert!(a.get(&id(4)).is_some());
+        // Full again with nothing finished to pick: it starts over rather than scanning again.
+        b.insert(id(5), children(4));
+        assert_eq!(cache.len(), 1);
+        assert!(b.get(&id(5)).is_some());
+        drop((a, b));
+        assert!(
+            cache.state().running.is_empty(),
+            "ended listings are forgotten"
+        );
     }
 
     #[test]
     fn a_tree_larger_than_the_cache_is_not_kept() {
         let cache = TreeCache::new(3);
-        let g = cache.begin();
-        cache.insert(id(1), children(4), g);
-        assert!(cache.get(&id(1), g).is_none());
+        let listing = cache.begin();
+        listing.insert(id(1), children(4));
+        assert!(listing.get(&id(1)).is_none());
         let disabled = TreeCache::new(0);
-        disabled.insert(id(1), children(0), g);
-        assert!(disabled.get(&id(1), g).is_none());
+        let listing = disabled.begin();
+        listing.insert(id(1), children(0));
+        assert!(listing.get(&id(1)).is_none());
     }
 }
