@@ -26,7 +26,8 @@ backend_tests!(
     push_reaches_the_registry,
     identical_deliveries_make_one_job,
     out_of_order_deliveries_converge_on_the_newest,
-    failed_listings_tombstone_nothing
+    failed_listings_tombstone_nothing,
+    a_cold_import_reads_many_files_from_one_tarball
 );
 
 const CHECKLIST: &str = "skills/checklist/SKILL.md";
@@ -51,9 +52,6 @@ fn skill(name: &str, body: &str) -> Vec<u8> {
 }
 
 async fn connected(db: &TestDb) -> Connected {
-    let w = world(db).await;
-    let org = &w.base.org;
-    let account = w.install(org).await;
     let checklist = skill("checklist", "Check everything.");
     let style = skill("style", "Write plainly.");
     let files: &[(&str, &[u8])] = &[
@@ -64,14 +62,25 @@ async fn connected(db: &TestDb) -> Connected {
         (CHECKLIST, &checklist),
         (STYLE, &style),
     ];
-    let repo = w.fake.add_repo(w.installation, "acme-gh/plugins", files);
+    let c = connect(db, "acme-gh/plugins", files).await;
+    assert_eq!(c.object_names().await, ["checklist", "style"]);
+    c
+}
+
+/// Installs the App, puts `files` in repository `name`, connects it with every plugin imported,
+/// and waits for the first sync.
+async fn connect(db: &TestDb, name: &str, files: &[(&str, &[u8])]) -> Connected {
+    let w = world(db).await;
+    let org = &w.base.org;
+    let account = w.install(org).await;
+    let repo = w.fake.add_repo(w.installation, name, files);
     let setup = w
         .base
         .server
         .post(
             &w.path(org, &format!("/connector-accounts/{account}/setup")),
             &org.owner_token,
-            json!({"repository": "acme-gh/plugins", "autoImport": true}),
+            json!({"repository": name, "autoImport": true}),
         )
         .await;
     assert_eq!(setup.status, 201, "{:?}", setup.body);
@@ -84,7 +93,6 @@ async fn connected(db: &TestDb) -> Connected {
         stop,
     };
     c.settle().await;
-    assert_eq!(c.object_names().await, ["checklist", "style"]);
     c
 }
 
@@ -191,11 +199,16 @@ impl Connected {
 
     /// The newest stored content of the `checklist` skill.
     async fn checklist_body(&self) -> String {
+        self.latest_body("checklist").await
+    }
+
+    /// The newest stored content of the object the search for `name` finds first.
+    async fn latest_body(&self, name: &str) -> String {
         let org = &self.w.base.org;
         let t = &org.owner_token;
         let server = &self.w.base.server;
         let list = server
-            .get(&self.w.path(org, "/config-objects?q=checklist"), t)
+            .get(&self.w.path(org, &format!("/config-objects?q={name}")), t)
             .await;
         let id = list.body["items"][0]["id"].as_str().unwrap().to_owned();
         let item = server
@@ -451,4 +464,45 @@ async fn failed_listings_tombstone_nothing(db: &TestDb) {
     assert_eq!(c.count("SELECT COUNT(*) FROM source_tombstones").await, 1);
     assert_eq!(c.object_names().await, ["checklist"]);
     assert_eq!(c.synced_sha().await.as_deref(), Some(after.as_str()));
+}
+
+/// A cold import of a repository of many files: a few blob requests, then the commit's tarball
+/// (GitHub's real layout, from `git archive`) for the rest, instead of one request per file; every
+/// file's content arrives.
+async fn a_cold_import_reads_many_files_from_one_tarball(db: &TestDb) {
+    let skills: Vec<(String, Vec<u8>)> = (0..80)
+        .map(|i| {
+            let name = format!("skill-{i:02}");
+            let body = skill(&name, &format!("Step {i} of the many."));
+            (format!("skills/{name}/SKILL.md"), body)
+        })
+        .collect();
+    let mut files: Vec<(&str, &[u8])> = vec![(
+        ".claude-plugin/plugin.json",
+        br#"{"name": "many", "description": "Many skills", "version": "1.0.0"}"#,
+    )];
+    files.extend(skills.iter().map(|(p, b)| (p.as_str(), b.as_slice())));
+    let c = connect(db, "acme-gh/many", &files).await;
+
+    let requests = c.w.fake.requests();
+    let count = |prefix: &str| {
+        requests
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.starts_with(prefix))
+            .count()
+    };
+    assert!(
+        count("/repos/acme-gh/many/git/blobs/") <= 16,
+        "{} blob requests for {} files",
+        count("/repos/acme-gh/many/git/blobs/"),
+        files.len()
+    );
+    assert_eq!(count("/repos/acme-gh/many/tarball/"), 1);
+    assert_eq!(
+        c.count("SELECT COUNT(*) FROM config_objects WHERE status = 'active'")
+            .await,
+        80
+    );
+    let body = c.latest_body("skill-42").await;
+    assert!(body.contains("Step 42 of the many."), "{body}");
 }

@@ -45,8 +45,12 @@ struct Setup {
 }
 
 async fn setup(limits: GitHubSourceLimits) -> Setup {
+    setup_with(&files(), limits).await
+}
+
+async fn setup_with(files: &[File<'_>], limits: GitHubSourceLimits) -> Setup {
     let repo = Arc::new(Repo::new("acme/plugins", INSTALLATION));
-    let head = repo.commit("main", &files());
+    let head = repo.commit("main", files);
     let served = repo.clone();
     let fake = Fake::start(move |req: &Req| {
         served.handle(req).unwrap_or_else(|| {
@@ -398,6 +402,100 @@ async fn blob_reads_enforce_max_bytes() {
         .await
         .unwrap();
     assert!(matches!(lying, Err(SourceError::TooLarge(_))), "{lying:?}");
+}
+
+/// 100 command files, each with content of its own, plus a manifest.
+fn many_files() -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = (0..100)
+        .map(|i| {
+            (
+                format!("commands/cmd-{i:03}.md"),
+                format!("---\ndescription: command {i}\n---\nDo thing {i}.\n").into_bytes(),
+            )
+        })
+        .collect();
+    files.push((
+        ".claude-plugin/plugin.json".into(),
+        br#"{"name": "many"}"#.to_vec(),
+    ));
+    files
+}
+
+/// Reads every file of `files` from a fresh snapshot, checking each against its content.
+async fn read_all(s: &Setup, files: &[(String, Vec<u8>)]) {
+    let snap = s
+        .source
+        .snapshot(&target(Reference::DefaultBranch), &s.head)
+        .await
+        .unwrap();
+    let files = files.to_vec();
+    tokio::task::spawn_blocking(move || {
+        for (path, data) in files {
+            assert_eq!(snap.read_full(&path, 1 << 20).unwrap(), data, "{path}");
+        }
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_run_that_reads_many_files_takes_them_from_the_tarball() {
+    let files = many_files();
+    let listed: Vec<File<'_>> = files
+        .iter()
+        .map(|(p, d)| File::Blob(p.as_str(), d.as_slice()))
+        .collect();
+    let s = setup_with(&listed, GitHubSourceLimits::default()).await;
+    let blobs = || s.fake.count("GET", "/repos/acme/plugins/git/blobs/");
+    let tarballs = || s.fake.count("GET", "/repos/acme/plugins/tarball/");
+
+    read_all(&s, &files).await;
+    // A few one by one, then one tarball for the rest: not one request per file.
+    assert_eq!(blobs(), 16);
+    assert_eq!(tarballs(), 1);
+    assert_eq!(s.fake.count("GET", "/repos/acme/plugins/_download/"), 1);
+
+    // A run that reads a few files (a push that changed a few) never downloads it.
+    let snap = s
+        .source
+        .snapshot(&target(Reference::DefaultBranch), &s.head)
+        .await
+        .unwrap();
+    let first = files[0].clone();
+    let data = tokio::task::spawn_blocking(move || snap.read_full(&first.0, 1 << 20))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(data, files[0].1);
+    assert_eq!((blobs(), tarballs()), (17, 1));
+}
+
+#[tokio::test]
+async fn a_tarball_that_cannot_be_read_leaves_the_files_to_the_blobs_api() {
+    let files = many_files();
+    let listed: Vec<File<'_>> = files
+        .iter()
+        .map(|(p, d)| File::Blob(p.as_str(), d.as_slice()))
+        .collect();
+    let s = setup_with(&listed, GitHubSourceLimits::default()).await;
+    s.repo.failing_tarballs.store(true, Ordering::SeqCst);
+    read_all(&s, &files).await;
+    assert_eq!(
+        s.fake.count("GET", "/repos/acme/plugins/git/blobs/"),
+        files.len()
+    );
+    // One download for the snapshot (retried as any server error is), not one per later read.
+    let tries = s.fake.count("GET", "/repos/acme/plugins/tarball/");
+    assert!((1..=3).contains(&tries), "{tries} tarball requests");
+
+    // Listed files over the archive budget: every file through the blobs API, no download.
+    let limits = GitHubSourceLimits {
+        archive_bytes: 1000,
+        ..GitHubSourceLimits::default()
+    };
+    let s = setup_with(&listed, limits).await;
+    read_all(&s, &files).await;
+    assert_eq!(s.fake.count("GET", "/repos/acme/plugins/tarball/"), 0);
 }
 
 #[tokio::test]

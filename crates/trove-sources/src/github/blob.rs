@@ -1,5 +1,6 @@
 //! Reading blobs of a GitHub snapshot: `GET .../git/blobs/{sha}` as raw bytes, bounded, with a
-//! small per-snapshot cache (discovery reads manifests that the import then reads again).
+//! small per-snapshot cache (discovery reads manifests that the import then reads again), or from
+//! the commit's tarball once the snapshot has read many (see `archive`).
 //!
 //! [`BlobReader`] is synchronous (discovery is), so each read runs the request on the runtime
 //! the snapshot was made on and waits for it; callers run inside `spawn_blocking`, as for the git
@@ -12,6 +13,8 @@ use trove_discovery::Entry;
 
 use super::api::encode_segment;
 use super::app::GitHubApp;
+use super::archive::{ARCHIVE_AFTER_BLOBS, ARCHIVE_MIN_BLOBS, Wanted, fetch_tarball, unpack};
+use super::config::GitHubSourceLimits;
 use super::error::GitHubError;
 use super::http::{Call, Credential, RAW};
 use crate::snapshot::BlobReader;
@@ -74,58 +77,145 @@ impl BlobCache {
     }
 }
 
+/// Whether a snapshot's files come from its tarball.
+enum Archive {
+    /// Not yet: this many blobs were read one by one.
+    NotYet { fetched: usize },
+    /// The listed files found in the tarball, by blob id.
+    Loaded(HashMap<String, Vec<u8>>),
+    /// Not for this snapshot (too few or too large files, or the download failed).
+    Unused,
+}
+
 /// The [`BlobReader`] of a GitHub snapshot.
 pub(crate) struct GitHubBlobReader {
     app: GitHubApp,
     runtime: tokio::runtime::Handle,
     installation: u64,
     repo: String,
+    /// The commit, for its tarball.
+    sha: String,
     max_blob_bytes: u64,
+    archive_bytes: u64,
     cache: Mutex<BlobCache>,
+    wanted: Wanted,
+    archive: Mutex<Archive>,
 }
 
 impl GitHubBlobReader {
-    /// A reader for the blobs of `repo`.
+    /// A reader for the blobs of commit `sha` of `repo`, whose listing is `entries`.
     pub fn new(
         app: GitHubApp,
         installation: u64,
         repo: String,
-        max_blob_bytes: u64,
-        cache_bytes: usize,
+        sha: String,
+        entries: &[Entry],
+        limits: &GitHubSourceLimits,
     ) -> Self {
+        let wanted = Wanted::of(entries, limits.max_blob_bytes);
+        let archive = if wanted.len() >= ARCHIVE_MIN_BLOBS && wanted.bytes() <= limits.archive_bytes
+        {
+            Archive::NotYet { fetched: 0 }
+        } else {
+            Archive::Unused
+        };
         GitHubBlobReader {
             app,
             runtime: tokio::runtime::Handle::current(),
             installation,
             repo,
-            max_blob_bytes,
+            sha,
+            max_blob_bytes: limits.max_blob_bytes,
+            archive_bytes: limits.archive_bytes,
             cache: Mutex::new(BlobCache {
-                budget: cache_bytes,
+                budget: limits.blob_cache_bytes,
                 used: 0,
                 order: VecDeque::new(),
                 data: HashMap::new(),
             }),
+            wanted,
+            archive: Mutex::new(archive),
         }
     }
 
-    /// Runs the fetch on the snapshot's runtime and waits for it from this (blocking) thread.
+    /// Runs `fetch` on the snapshot's runtime and waits for it from this (blocking) thread.
     /// A task plus a channel rather than `Handle::block_on`, so a runtime that shuts down ends
     /// the wait with an error instead of a hang.
-    fn fetch_blocking(&self, sha: &str, limit: u64) -> Result<Option<Vec<u8>>, SourceError> {
+    fn on_runtime<T: Send + 'static>(
+        &self,
+        what: &str,
+        fetch: impl Future<Output = Result<T, GitHubError>> + Send + 'static,
+    ) -> Result<T, SourceError> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let app = self.app.clone();
-        let repo = self.repo.clone();
-        let sha = sha.to_owned();
-        let installation = self.installation;
         self.runtime.spawn(async move {
-            let result = fetch_blob(&app, installation, &repo, &sha, limit).await;
-            let _ = tx.send(result.map(|(data, overflow)| (!overflow).then_some(data)));
+            let _ = tx.send(fetch.await);
         });
         match rx.recv() {
             Ok(result) => result.map_err(SourceError::from),
-            Err(_) => Err(SourceError::Unreachable(
-                "the runtime stopped before the blob was read".to_owned(),
-            )),
+            Err(_) => Err(SourceError::Unreachable(format!(
+                "the runtime stopped before the {what} was read"
+            ))),
+        }
+    }
+
+    /// Fetches one blob; `None` when it is longer than `limit`.
+    fn fetch_blocking(&self, sha: &str, limit: u64) -> Result<Option<Vec<u8>>, SourceError> {
+        let (app, repo, sha) = (self.app.clone(), self.repo.clone(), sha.to_owned());
+        let installation = self.installation;
+        let (data, overflow) = self.on_runtime("blob", async move {
+            fetch_blob(&app, installation, &repo, &sha, limit).await
+        })?;
+        Ok((!overflow).then_some(data))
+    }
+
+    /// The content of blob `id` from the tarball, loading the tarball first when this snapshot
+    /// has read enough blobs one by one; `None` when the blobs API must serve it.
+    fn archived(&self, id: &str) -> Option<Vec<u8>> {
+        // Held while the tarball loads: concurrent reads wait for it rather than each making a
+        // request it would make unnecessary.
+        let mut archive = self.archive.lock().unwrap_or_else(|e| e.into_inner());
+        match &mut *archive {
+            Archive::NotYet { fetched } if *fetched >= ARCHIVE_AFTER_BLOBS => {
+                *archive = self.load_archive();
+            }
+            Archive::NotYet { fetched } => {
+                *fetched += 1;
+                return None;
+            }
+            Archive::Loaded(_) | Archive::Unused => {}
+        }
+        match &*archive {
+            Archive::Loaded(files) => files.get(&id.to_ascii_lowercase()).cloned(),
+            Archive::NotYet { .. } | Archive::Unused => None,
+        }
+    }
+
+    fn load_archive(&self) -> Archive {
+        let (app, repo, sha) = (self.app.clone(), self.repo.clone(), self.sha.clone());
+        let installation = self.installation;
+        let limit = self.archive_bytes.saturating_mul(2);
+        let downloaded = self.on_runtime("tarball", async move {
+            fetch_tarball(&app, installation, &repo, &sha, limit).await
+        });
+        let archive = match downloaded {
+            Ok((_, true)) => Err(format!("it is over {limit} bytes")),
+            Ok((archive, false)) => unpack(
+                &archive,
+                &self.wanted,
+                self.max_blob_bytes,
+                self.archive_bytes.saturating_mul(8),
+            ),
+            Err(error) => Err(error.to_string()),
+        };
+        match archive {
+            Ok(files) => {
+                tracing::debug!(repo = %self.repo, sha = %self.sha, files = files.len(), listed = self.wanted.len(), "reading files from the commit's tarball");
+                Archive::Loaded(files)
+            }
+            Err(error) => {
+                tracing::warn!(repo = %self.repo, sha = %self.sha, %error, "cannot use the commit's tarball; reading files one by one");
+                Archive::Unused
+            }
         }
     }
 }
@@ -170,8 +260,15 @@ impl BlobReader for GitHubBlobReader {
             return Ok(data);
         }
         // The listed size is GitHub's word; the limit is enforced on the bytes actually read.
-        let Some(data) = self.fetch_blocking(sha, limit)? else {
-            return Err(too_large(format!("more than {limit}")));
+        let data = match self.archived(sha) {
+            Some(data) if data.len() as u64 > limit => {
+                return Err(too_large(data.len().to_string()));
+            }
+            Some(data) => data,
+            None => match self.fetch_blocking(sha, limit)? {
+                Some(data) => data,
+                None => return Err(too_large(format!("more than {limit}"))),
+            },
         };
         self.cache
             .lock()

@@ -96,6 +96,9 @@ pub struct GitHubSourceLimits {
     pub tree_concurrency: usize,
     /// Bytes of blob content a snapshot keeps for repeated reads (discovery, then import).
     pub blob_cache_bytes: usize,
+    /// Most bytes of listed files a snapshot may take from the commit's tarball instead of one
+    /// blob request each (a snapshot listing more reads every file through the blobs API).
+    pub archive_bytes: u64,
 }
 
 impl Default for GitHubSourceLimits {
@@ -107,6 +110,7 @@ impl Default for GitHubSourceLimits {
             max_depth: 48,
             tree_concurrency: 8,
             blob_cache_bytes: 8 << 20,
+            archive_bytes: 256 << 20,
         }
     }
 }

@@ -8,13 +8,15 @@
 //!   `304` (which GitHub does not count against the rate limit), waits out short rate limits and
 //!   retries server errors with backoff.
 //! - [`GitHubSource`] resolves heads with one conditional request and lists commits through the
-//!   git trees API, falling back to a walk of subtrees when GitHub truncates a recursive listing.
+//!   git trees API, falling back to a walk of subtrees when GitHub truncates a recursive listing,
+//!   and reads files through the blobs API, or from the commit's tarball when a run reads many.
 //!
 //! No message, `Debug` output or log line carries the private key, a JWT, a token or the client
 //! secret.
 
 mod api;
 mod app;
+mod archive;
 mod blob;
 mod config;
 mod error;

@@ -158,8 +158,9 @@ impl GitHubSource {
             self.app.clone(),
             repo.installation_id,
             reader.repo.clone(),
-            self.limits.max_blob_bytes,
-            self.limits.blob_cache_bytes,
+            sha.to_owned(),
+            &listing.entries,
+            &self.limits,
         );
         Ok(RepoSnapshot::new(
             SnapshotParts {

@@ -1,6 +1,6 @@
 //! An in-memory repository served the way GitHub's git data API serves one: refs, commits,
-//! trees (recursive or not, optionally truncated), blobs (JSON or raw), with switches to fail
-//! given trees.
+//! trees (recursive or not, optionally truncated), blobs (JSON or raw) and tarballs (through a
+//! redirect, as GitHub's download links), with switches to fail given trees or every tarball.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
@@ -11,7 +11,15 @@ use sha2::{Digest, Sha256};
 
 use super::{Req, answer, json, mint_tokens};
 
-/// One object id: 40 hex digits derived from the content (not git's hash; only opaque ids
+/// A blob's id as git computes it: the client matches tarball content to the listing by it.
+fn blob_id(data: &[u8]) -> String {
+    gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, data)
+        .unwrap()
+        .to_hex()
+        .to_string()
+}
+
+/// Any other object id: 40 hex digits derived from the content (not git's hash; only opaque ids
 /// matter to the client).
 fn oid(kind: &str, data: &[u8]) -> String {
     let mut h = Sha256::new();
@@ -57,6 +65,8 @@ pub struct Repo {
     pub failing_trees: Mutex<HashSet<String>>,
     /// Blobs whose raw answer is this many bytes longer than the listed size says.
     pub blob_padding: AtomicU64,
+    /// Tarball downloads answer 502.
+    pub failing_tarballs: AtomicBool,
     pub tokens: AtomicU64,
     pub default_branch: Mutex<String>,
 }
@@ -70,6 +80,7 @@ impl Repo {
             truncate: AtomicBool::new(false),
             failing_trees: Mutex::new(HashSet::new()),
             blob_padding: AtomicU64::new(0),
+            failing_tarballs: AtomicBool::new(false),
             tokens: AtomicU64::new(0),
             default_branch: Mutex::new("main".to_owned()),
         }
@@ -82,7 +93,7 @@ impl Repo {
         for file in files {
             let (path, mode, kind, sha, size) = match file {
                 File::Blob(p, d) | File::Exec(p, d) => {
-                    let sha = oid("blob", d);
+                    let sha = blob_id(d);
                     objects.blobs.insert(sha.clone(), d.to_vec());
                     let mode = if matches!(file, File::Exec(..)) {
                         "100755"
@@ -92,7 +103,7 @@ impl Repo {
                     (*p, mode, "blob", sha, Some(d.len() as u64))
                 }
                 File::Link(p, target) => {
-                    let sha = oid("blob", target.as_bytes());
+                    let sha = blob_id(target.as_bytes());
                     objects
                         .blobs
                         .insert(sha.clone(), target.as_bytes().to_vec());
@@ -152,6 +163,31 @@ impl Repo {
             out.push(entry_json(e, &path));
             if e.kind == "tree" {
                 Self::flatten(objects, &e.sha, &path, out);
+            }
+        }
+    }
+
+    /// Appends the regular files under `tree` to `tar`, below folder `prefix`.
+    fn archive(
+        objects: &Objects,
+        tree: &str,
+        prefix: &str,
+        tar: &mut tar::Builder<flate2::write::GzEncoder<Vec<u8>>>,
+    ) {
+        for e in &objects.trees[tree] {
+            let path = format!("{prefix}/{}", e.name);
+            match (e.kind, e.mode) {
+                ("tree", _) => Self::archive(objects, &e.sha, &path, tar),
+                ("blob", "100644" | "100755") => {
+                    let data = &objects.blobs[&e.sha];
+                    let mut header = tar::Header::new_gnu();
+                    header.set_size(data.len() as u64);
+                    header.set_mode(0o644);
+                    header.set_entry_type(tar::EntryType::Regular);
+                    tar.append_data(&mut header, &path, data.as_slice())
+                        .unwrap();
+                }
+                _ => {}
             }
         }
     }
@@ -246,6 +282,36 @@ impl Repo {
             return Some(json(
                 200,
                 serde_json::json!({"sha": sha, "tree": tree, "truncated": truncated}),
+            ));
+        }
+        if let Some(sha) = rest.strip_prefix("/tarball/") {
+            // GitHub answers with a redirect to a short-lived download link.
+            return Some(match objects.commits.contains_key(sha) {
+                true => answer(
+                    302,
+                    &[("location", format!("{prefix}/_download/{sha}"))],
+                    "",
+                ),
+                false => not_found(),
+            });
+        }
+        if let Some(sha) = rest.strip_prefix("/_download/") {
+            if self.failing_tarballs.load(Ordering::SeqCst) {
+                return Some(json(502, serde_json::json!({"message": "Server Error"})));
+            }
+            let Some(tree) = objects.commits.get(sha) else {
+                return Some(not_found());
+            };
+            let (owner, name) = self.full_name.split_once('/').unwrap();
+            let top = format!("{owner}-{name}-{}", &sha[..7]);
+            let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            let mut tar = tar::Builder::new(gz);
+            Self::archive(&objects, tree, &top, &mut tar);
+            let body = tar.into_inner().unwrap().finish().unwrap();
+            return Some(answer(
+                200,
+                &[("content-type", "application/x-gzip".into())],
+                body,
             ));
         }
         if let Some(sha) = rest.strip_prefix("/git/blobs/") {
