@@ -421,6 +421,13 @@ fn many_files() -> Vec<(String, Vec<u8>)> {
     files
 }
 
+fn as_blobs(files: &[(String, Vec<u8>)]) -> Vec<File<'_>> {
+    files
+        .iter()
+        .map(|(p, d)| File::Blob(p.as_str(), d.as_slice()))
+        .collect()
+}
+
 /// Reads every file of `files` from a fresh snapshot, checking each against its content.
 async fn read_all(s: &Setup, files: &[(String, Vec<u8>)]) {
     let snap = s
@@ -441,11 +448,7 @@ async fn read_all(s: &Setup, files: &[(String, Vec<u8>)]) {
 #[tokio::test]
 async fn a_run_that_reads_many_files_takes_them_from_the_tarball() {
     let files = many_files();
-    let listed: Vec<File<'_>> = files
-        .iter()
-        .map(|(p, d)| File::Blob(p.as_str(), d.as_slice()))
-        .collect();
-    let s = setup_with(&listed, GitHubSourceLimits::default()).await;
+    let s = setup_with(&as_blobs(&files), GitHubSourceLimits::default()).await;
     let blobs = || s.fake.count("GET", "/repos/acme/plugins/git/blobs/");
     let tarballs = || s.fake.count("GET", "/repos/acme/plugins/tarball/");
 
@@ -473,11 +476,7 @@ async fn a_run_that_reads_many_files_takes_them_from_the_tarball() {
 #[tokio::test]
 async fn a_tarball_that_cannot_be_read_leaves_the_files_to_the_blobs_api() {
     let files = many_files();
-    let listed: Vec<File<'_>> = files
-        .iter()
-        .map(|(p, d)| File::Blob(p.as_str(), d.as_slice()))
-        .collect();
-    let s = setup_with(&listed, GitHubSourceLimits::default()).await;
+    let s = setup_with(&as_blobs(&files), GitHubSourceLimits::default()).await;
     s.repo.failing_tarballs.store(true, Ordering::SeqCst);
     read_all(&s, &files).await;
     assert_eq!(
@@ -493,7 +492,7 @@ async fn a_tarball_that_cannot_be_read_leaves_the_files_to_the_blobs_api() {
         archive_bytes: 1000,
         ..GitHubSourceLimits::default()
     };
-    let s = setup_with(&listed, limits).await;
+    let s = setup_with(&as_blobs(&files), limits).await;
     read_all(&s, &files).await;
     assert_eq!(s.fake.count("GET", "/repos/acme/plugins/tarball/"), 0);
 }

@@ -27,8 +27,6 @@ use trove_discovery::{Entry, EntryKind};
 
 use super::api::encode_segment;
 use super::app::GitHubApp;
-use super::error::GitHubError;
-use super::http::{Call, Credential};
 
 /// Blobs read one by one from a snapshot before its tarball is fetched.
 pub(crate) const ARCHIVE_AFTER_BLOBS: usize = 16;
@@ -71,23 +69,14 @@ impl Wanted {
     }
 }
 
-/// Downloads the tarball of commit `sha`, at most `limit` bytes; the flag says it is longer.
-pub(crate) async fn fetch_tarball(
-    app: &GitHubApp,
-    installation: u64,
-    repo: &str,
-    sha: &str,
-    limit: u64,
-) -> Result<(Vec<u8>, bool), GitHubError> {
-    let url = format!(
+/// Where the tarball of commit `sha` of `repo` is asked for. Any media type: GitHub answers with
+/// a redirect to a download link, which sends the gzipped tar.
+pub(crate) fn tarball_url(app: &GitHubApp, repo: &str, sha: &str) -> String {
+    format!(
         "{}/repos/{repo}/tarball/{}",
         app.api_url(),
         encode_segment(sha)
-    );
-    let mut call = Call::get(url, Credential::Installation(installation)).uncached();
-    call.body_limit = limit;
-    let answer = app.send(call).await?;
-    Ok((answer.body, answer.overflow))
+    )
 }
 
 /// The files of gzipped tar `archive` that `wanted` names, by blob id. Reads at most

@@ -13,7 +13,7 @@ use trove_discovery::Entry;
 
 use super::api::encode_segment;
 use super::app::GitHubApp;
-use super::archive::{ARCHIVE_AFTER_BLOBS, ARCHIVE_MIN_BLOBS, Wanted, fetch_tarball, unpack};
+use super::archive::{ARCHIVE_AFTER_BLOBS, ARCHIVE_MIN_BLOBS, Wanted, tarball_url, unpack};
 use super::config::GitHubSourceLimits;
 use super::error::GitHubError;
 use super::http::{Call, Credential, RAW};
@@ -37,9 +37,22 @@ pub(crate) async fn fetch_blob(
         app.api_url(),
         encode_segment(sha)
     );
-    let mut call = Call::get(url, Credential::Installation(installation))
-        .accept(RAW)
-        .uncached();
+    fetch_content(app, installation, url, Some(RAW), limit).await
+}
+
+/// Reads repository content at `url` with the installation's token, at most `limit` bytes; the
+/// flag says it is longer (the bytes are then a prefix, possibly empty).
+pub(crate) async fn fetch_content(
+    app: &GitHubApp,
+    installation: u64,
+    url: String,
+    accept: Option<&'static str>,
+    limit: u64,
+) -> Result<(Vec<u8>, bool), GitHubError> {
+    let mut call = Call::get(url, Credential::Installation(installation)).uncached();
+    if let Some(accept) = accept {
+        call = call.accept(accept);
+    }
     call.body_limit = limit;
     let answer = app.send(call).await?;
     Ok((answer.body, answer.overflow))
@@ -191,11 +204,11 @@ impl GitHubBlobReader {
     }
 
     fn load_archive(&self) -> Archive {
-        let (app, repo, sha) = (self.app.clone(), self.repo.clone(), self.sha.clone());
-        let installation = self.installation;
+        let (app, installation) = (self.app.clone(), self.installation);
+        let url = tarball_url(&app, &self.repo, &self.sha);
         let limit = self.archive_bytes.saturating_mul(2);
         let downloaded = self.on_runtime("tarball", async move {
-            fetch_tarball(&app, installation, &repo, &sha, limit).await
+            fetch_content(&app, installation, url, None, limit).await
         });
         let archive = match downloaded {
             Ok((_, true)) => Err(format!("it is over {limit} bytes")),
