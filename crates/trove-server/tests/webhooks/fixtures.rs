@@ -431,6 +431,12 @@ async fn refusals_come_before_any_work(db: &TestDb) {
             r.body
         );
     }
+    // An event Trove does not act on is acknowledged without its body being read: signed by
+    // GitHub, and nothing of it is used.
+    let r = deliver(s, "workflow_job", "d-8b", b"{not json").await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["accepted"], false);
+    assert_eq!(r.body["reason"], "event `workflow_job` is not handled");
     // Over 25 MiB: 413 (the signature is never computed over it).
     let huge = vec![b' '; trove_server::routes::webhooks::WEBHOOK_BODY_LIMIT + 1];
     let r = post(
