@@ -15,6 +15,7 @@ backend_tests!(
     installation_not_owned_is_refused,
     installation_bound_to_another_org_is_a_conflict,
     concurrent_completions_spend_a_state_once,
+    a_browser_is_answered_with_a_page,
 );
 
 async fn unconfigured_routes_answer_409(db: &TestDb) {
@@ -332,4 +333,65 @@ async fn concurrent_completions_spend_a_state_once(db: &TestDb) {
     for reply in replies.iter().filter(|r| r.status != 200) {
         assert_state_refused(reply);
     }
+}
+
+/// GitHub sends the installing person's browser to the callback: it gets a page saying what
+/// happened (escaped, loading nothing, never cached, sending no referrer), not the JSON envelope.
+async fn a_browser_is_answered_with_a_page(db: &TestDb) {
+    let w = world(db).await;
+    let org = &w.base.org;
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let page = |url: String| {
+        let browser = browser.clone();
+        async move {
+            let response = browser
+                .get(url)
+                .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            (status, headers, response.text().await.unwrap())
+        }
+    };
+
+    // Not signed in to Trove in this browser: what to do about it.
+    let state = w.start(org, &org.owner_token).await;
+    let url = w.fake.install("alice", &state, w.installation);
+    let (status, _, text) = page(url).await;
+    assert_eq!(status, 401, "{text}");
+    assert!(text.contains("Sign in to Trove in this browser"), "{text}");
+
+    let login = browser
+        .post(format!("{}/v1/auth/login", w.base.server.base))
+        .json(&json!({"email": "owner@acme.test", "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(login.status().is_success());
+    let state = w.start(org, &org.owner_token).await;
+    let url = w.fake.install("alice", &state, w.installation);
+    let (status, headers, text) = page(url.clone()).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("<strong>acme-gh</strong>"), "{text}");
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("default-src 'none'")
+    );
+    assert_eq!(w.accounts(org).await.len(), 1);
+
+    // The same redirect again: refused, saying why, without echoing the state.
+    let (status, _, text) = page(url).await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("could not be completed"), "{text}");
+    assert!(!text.contains(&state[..20]), "{text}");
 }

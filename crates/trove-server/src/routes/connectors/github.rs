@@ -19,9 +19,13 @@
 
 #[path = "github_repos.rs"]
 mod repos;
+#[path = "github_setup_page.rs"]
+mod setup_page;
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use trove_core::{AppError, OrgId, Timestamp};
 use trove_sources::{GitHubApp, GitHubError, Installation};
@@ -33,7 +37,7 @@ use utoipa_axum::routes;
 
 use crate::auth::{Caller, OrgCtx};
 use crate::envelope::Mutation;
-use crate::error::{ApiResult, AppJson, AppQuery};
+use crate::error::{ApiError, ApiResult, AppJson, AppQuery};
 use crate::state::AppState;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -148,16 +152,47 @@ async fn start_install(
 /// The App's Setup URL: GitHub sends the browser here after an install with `installation_id`,
 /// `setup_action`, `state` and `code`; the caller is the signed-in user (session cookie) who
 /// started the install, and must still be an admin of the state's org. Binds the installation
-/// like `install/complete` and answers with the same envelope.
+/// like `install/complete` and answers with the same envelope, or, to a browser (`Accept:
+/// text/html`), with a page saying what happened.
 #[utoipa::path(get, path = "/v1/connectors/github/callback", tag = "connectors",
     params(SetupRedirect),
-    responses((status = 200, body = Mutation<Account>)))]
+    responses((status = 200, body = Mutation<Account>, description = "The installation is bound to the org (a short HTML page instead when the request accepts `text/html`)")))]
 async fn install_callback(
     State(state): State<AppState>,
-    caller: Caller,
+    headers: HeaderMap,
+    caller: Result<Caller, ApiError>,
     AppQuery(query): AppQuery<SetupRedirect>,
-) -> ApiResult<Json<Mutation<Account>>> {
-    let app = configured(&state)?;
+) -> Response {
+    let result = match caller {
+        Ok(caller) => bind_from_redirect(&state, caller, query).await,
+        Err(ApiError(error)) => Err(error),
+    };
+    if !wants_html(&headers) {
+        return match result {
+            Ok(account) => Mutation::ok(account).into_response(),
+            Err(error) => ApiError(error).into_response(),
+        };
+    }
+    match result {
+        Ok(account) => setup_page::connected(&account),
+        Err(error) => setup_page::failed(&error),
+    }
+}
+
+/// Whether the client asked for HTML first (a browser following GitHub's redirect).
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.split(',').any(|t| t.trim().starts_with("text/html")))
+}
+
+async fn bind_from_redirect(
+    state: &AppState,
+    caller: Caller,
+    query: SetupRedirect,
+) -> Result<Account, AppError> {
+    let app = configured(state)?;
     let Some(installation_id) = query.installation_id else {
         let message = if query.setup_action.as_deref() == Some("request") {
             "the installation awaits approval by an owner of the GitHub account; once approved, \
@@ -165,7 +200,7 @@ async fn install_callback(
         } else {
             "the redirect has no installation_id"
         };
-        return Err(AppError::invalid("installation_id", message).into());
+        return Err(AppError::invalid("installation_id", message));
     };
     let token = query.state.ok_or_else(|| {
         AppError::invalid(
@@ -174,11 +209,10 @@ async fn install_callback(
         )
     })?;
     let code = required_code(query.code)?;
-    let install = verified_state(&state, &token, caller.user_id).await?;
-    let ctx = org_context(&state, caller, install.org_id).await?;
+    let install = verified_state(state, &token, caller.user_id).await?;
+    let ctx = org_context(state, caller, install.org_id).await?;
     ctx.require_admin("install the GitHub App")?;
-    let account = finish(&state, app, &ctx, &install, installation_id, &code).await?;
-    Ok(Mutation::ok(account))
+    finish(state, app, &ctx, &install, installation_id, &code).await
 }
 
 /// Completes an install from the App's redirect values (admin, the same user and org that
