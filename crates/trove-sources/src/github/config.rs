@@ -110,7 +110,7 @@ impl Default for GitHubSourceLimits {
             max_depth: 48,
             tree_concurrency: 8,
             blob_cache_bytes: 8 << 20,
-            archive_bytes: 256 << 20,
+            archive_bytes: 64 << 20,
         }
     }
 }

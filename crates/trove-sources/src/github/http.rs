@@ -444,12 +444,39 @@ fn error_chain(e: &reqwest::Error) -> String {
         out.push_str(&s.to_string());
         source = s.source();
     }
-    out
+    without_query(out, e.url())
+}
+
+/// `text` with `url` shown without its query: a redirect (a tarball's) leads to a download link
+/// whose query carries a short-lived token, and errors reach logs and sync events.
+fn without_query(text: String, url: Option<&reqwest::Url>) -> String {
+    match url {
+        Some(url) if url.query().is_some() => {
+            let mut bare = url.clone();
+            bare.set_query(None);
+            text.replace(url.as_str(), bare.as_str())
+        }
+        _ => text,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_download_token_in_a_url_is_never_shown() {
+        let url: reqwest::Url = "https://codeload.example/acme/x/legacy.tar.gz/abc?token=SECRET"
+            .parse()
+            .unwrap();
+        let text = format!("error decoding response body for url ({url}): connection reset");
+        let shown = without_query(text, Some(&url));
+        assert!(!shown.contains("SECRET"), "{shown}");
+        assert!(
+            shown.contains("https://codeload.example/acme/x/legacy.tar.gz/abc)"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn next_link_finds_rel_next_among_others() {
