@@ -83,17 +83,7 @@ async fn install_binds_the_installation_once(db: &TestDb) {
     );
 
     // The browser comes back from GitHub with the session cookie of the user who started.
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let login = browser
-        .post(format!("{}/v1/auth/login", w.base.server.base))
-        .json(&json!({"email": "owner@acme.test", "password": "correct horse battery"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(login.status().is_success());
+    let browser = w.browser(true).await;
     let url = w.fake.install("alice", &state, w.installation);
     let done = TestServer::reply(browser.get(&url).send().await.unwrap()).await;
     assert_eq!(done.status, 200, "{:?}", done.body);
@@ -340,10 +330,7 @@ async fn concurrent_completions_spend_a_state_once(db: &TestDb) {
 async fn a_browser_is_answered_with_a_page(db: &TestDb) {
     let w = world(db).await;
     let org = &w.base.org;
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
+    let browser = w.browser(false).await;
     let page = |url: String| {
         let browser = browser.clone();
         async move {
@@ -366,13 +353,7 @@ async fn a_browser_is_answered_with_a_page(db: &TestDb) {
     assert_eq!(status, 401, "{text}");
     assert!(text.contains("Sign in to Trove in this browser"), "{text}");
 
-    let login = browser
-        .post(format!("{}/v1/auth/login", w.base.server.base))
-        .json(&json!({"email": "owner@acme.test", "password": "correct horse battery"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(login.status().is_success());
+    w.sign_in(&browser).await;
     let state = w.start(org, &org.owner_token).await;
     let url = w.fake.install("alice", &state, w.installation);
     let (status, headers, text) = page(url.clone()).await;

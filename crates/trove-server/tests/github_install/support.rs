@@ -75,6 +75,29 @@ impl World {
         TestServer::reply(response).await
     }
 
+    /// A browser with a cookie jar; signed in as the org's owner when `signed_in`.
+    pub async fn browser(&self, signed_in: bool) -> reqwest::Client {
+        let browser = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        if signed_in {
+            self.sign_in(&browser).await;
+        }
+        browser
+    }
+
+    /// Signs `browser` in as the org's owner (the session cookie the callback reads).
+    pub async fn sign_in(&self, browser: &reqwest::Client) {
+        let login = browser
+            .post(format!("{}/v1/auth/login", self.base.server.base))
+            .json(&json!({"email": "owner@acme.test", "password": "correct horse battery"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(login.status().is_success());
+    }
+
     /// `install/complete` for `org` as `token`.
     pub async fn complete(&self, org: &TestOrg, token: &str, body: Value) -> Reply {
         self.base
