@@ -24,6 +24,31 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
         .map(|t| t.with_timezone(&Utc).timestamp_millis())
 }
 
+/// A duration as settings write it: `90s`, `5m`, `1h` or `500ms`; a plain number is seconds. More
+/// than zero. The error says what was wrong, for a message naming the setting.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as 30s, 10m or 1h"))?;
+    let seconds = |factor: u64| std::time::Duration::from_secs(n.saturating_mul(factor));
+    let duration = match unit.trim() {
+        "ms" => std::time::Duration::from_millis(n),
+        "" | "s" => seconds(1),
+        "m" => seconds(60),
+        "h" => seconds(3600),
+        _ => return Err(format!("`{text}` has an unknown unit (use ms, s, m or h)")),
+    };
+    if duration.is_zero() {
+        return Err("must be more than zero".into());
+    }
+    Ok(duration)
+}
+
 /// A point in time stored as epoch milliseconds and shown as RFC 3339 UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub i64);
@@ -79,5 +104,26 @@ mod tests {
         let now = now_ms();
         assert_eq!(parse_rfc3339(&rfc3339(now)), Some(now));
         assert_eq!(parse_rfc3339("yesterday"), None);
+    }
+
+    #[test]
+    fn durations_read_with_their_units() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration(" 5m "), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("0s").unwrap_err().contains("more than zero"));
+        assert!(
+            parse_duration("5 weeks")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
+        assert!(
+            parse_duration("soon")
+                .unwrap_err()
+                .contains("not a duration")
+        );
     }
 }

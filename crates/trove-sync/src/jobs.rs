@@ -181,34 +181,11 @@ pub fn resync_interval_ms(value: Option<&str>) -> AppResult<i64> {
     let Some(text) = value.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok(DEFAULT_RESYNC_INTERVAL_MS);
     };
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let n: i64 = digits.parse().map_err(|_| AppError::Invalid {
+    let interval = trove_core::time::parse_duration(text).map_err(|message| AppError::Invalid {
         field: Some("TROVE_RESYNC_INTERVAL".into()),
-        message: format!("`{text}` is not a duration such as 10m, 30s or 1h"),
+        message,
     })?;
-    let factor = match unit {
-        "" | "s" => 1000,
-        "ms" => 1,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        _ => {
-            return Err(AppError::Invalid {
-                field: Some("TROVE_RESYNC_INTERVAL".into()),
-                message: format!("`{text}` has an unknown unit (use ms, s, m or h)"),
-            });
-        }
-    };
-    let ms = n.saturating_mul(factor);
-    if ms <= 0 {
-        return Err(AppError::Invalid {
-            field: Some("TROVE_RESYNC_INTERVAL".into()),
-            message: "the resync interval must be positive".into(),
-        });
-    }
-    Ok(ms)
+    Ok(i64::try_from(interval.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// The backstop interval when `TROVE_RESYNC_INTERVAL` is unset: 10 minutes.

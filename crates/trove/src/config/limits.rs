@@ -14,7 +14,7 @@ use clap::Args;
 pub struct SourceLimitSettings {
     /// Longest one repository read may take: resolving a branch, or fetching and listing a commit
     /// (`90s`, `5m`, `1h`; plain numbers are seconds).
-    #[arg(long, env = "TROVE_SYNC_TIMEOUT", default_value = "2m", value_parser = parse_duration, global = true)]
+    #[arg(long, env = "TROVE_SYNC_TIMEOUT", default_value = "2m", value_parser = trove_core::time::parse_duration, global = true)]
     pub sync_timeout: Duration,
 
     /// Most entries (files, folders, links) listed in one commit; past it the listing is
@@ -56,8 +56,9 @@ impl SourceLimitSettings {
     }
 }
 
-/// Splits `text` into its leading digits and the unit after them.
-fn number_and_unit(text: &str) -> Result<(u64, &str), String> {
+/// A size such as `512KiB`, `32MiB`, `4GiB` (or `KB`, `MB`, `GB`, also powers of 1024, as git
+/// counts them); a plain number is bytes.
+fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
@@ -66,30 +67,7 @@ fn number_and_unit(text: &str) -> Result<(u64, &str), String> {
     let n = digits
         .parse::<u64>()
         .map_err(|_| format!("`{text}` does not start with a whole number"))?;
-    Ok((n, unit.trim()))
-}
-
-/// A duration such as `90s`, `5m`, `1h` or `500ms`; a plain number is seconds.
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let (n, unit) = number_and_unit(text)?;
-    let duration = match unit {
-        "ms" => Duration::from_millis(n),
-        "" | "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n.saturating_mul(60)),
-        "h" => Duration::from_secs(n.saturating_mul(3600)),
-        _ => return Err(format!("`{text}` has an unknown unit (use ms, s, m or h)")),
-    };
-    if duration.is_zero() {
-        return Err("must be more than zero".into());
-    }
-    Ok(duration)
-}
-
-/// A size such as `512KiB`, `32MiB`, `4GiB` (or `KB`, `MB`, `GB`, also powers of 1024, as git
-/// counts them); a plain number is bytes.
-fn parse_size(text: &str) -> Result<u64, String> {
-    let (n, unit) = number_and_unit(text)?;
-    let shift = match unit.to_ascii_lowercase().as_str() {
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 0,
         "k" | "kb" | "kib" => 10,
         "m" | "mb" | "mib" => 20,
@@ -122,22 +100,6 @@ fn parse_count(text: &str) -> Result<usize, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_read_with_their_units() {
-        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert!(parse_duration("0s").is_err());
-        assert!(
-            parse_duration("5 weeks")
-                .unwrap_err()
-                .contains("unknown unit")
-        );
-        assert!(parse_duration("soon").unwrap_err().contains("whole number"));
-    }
 
     #[test]
     fn sizes_count_in_powers_of_1024() {
