@@ -21,6 +21,7 @@ backend_tests!(
     plugin_membership_and_inheritance,
     typed_views,
     skill_content_is_encrypted_at_rest,
+    large_versions_are_stored_compressed,
     resolve_objects_returns_latest_active,
     rekey_covers_versions,
 );
@@ -1000,6 +1001,51 @@ async fn skill_content_is_encrypted_at_rest(db: &TestDb) {
         assert!(
             !contains(&bytes, marker.as_bytes()),
             "{marker} is stored in clear"
+        );
+    }
+}
+
+/// Content is compressed before it is encrypted (ciphertext does not compress, so the database
+/// cannot), and reads back exactly.
+async fn large_versions_are_stored_compressed(db: &TestDb) {
+    let w = world(db).await;
+    let (s, t) = (&w.server, &w.org.owner_token);
+    let body: String = (0..400)
+        .map(|i| format!("- Step {i}: read the files, follow the conventions, make the change.\n"))
+        .collect();
+    let text = skill("long-skill", "Has a long body", &body);
+    let r = s
+        .post(
+            &w.path("/config-objects"),
+            t,
+            json!({"type": "skill", "input": {"files": [{"path": "SKILL.md", "content": text}]}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let id = r.body["item"]["id"].as_str().unwrap().to_string();
+    let latest = s
+        .get(&w.path(&format!("/config-objects/{id}/versions/latest")), t)
+        .await;
+    assert_eq!(latest.body["item"]["files"][0]["content"], json!(text));
+    let (payload, raw): (i64, i64) = db
+        .store
+        .db
+        .fetch_one(
+            sql(
+                "SELECT CAST(LENGTH(payload) AS BIGINT), CAST(LENGTH(raw_source) AS BIGINT) \
+                 FROM config_object_versions WHERE object_id = $1",
+            )
+            .bind(id.parse::<ConfigObjectId>().unwrap().uuid()),
+            "version",
+        )
+        .await
+        .unwrap();
+    // Both columns hold the body (the payload as parsed, the files as written).
+    for stored in [payload, raw] {
+        assert!(
+            (stored as usize) * 4 < body.len(),
+            "{stored} bytes stored for a {}-byte body",
+            body.len()
         );
     }
 }

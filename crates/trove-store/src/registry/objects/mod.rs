@@ -10,6 +10,7 @@
 //! `write` the changes.
 
 pub mod diff;
+mod packed;
 mod read;
 pub mod validate;
 mod write;
@@ -33,9 +34,9 @@ use crate::crypto::Aad;
 
 /// The table of versions, and its two encrypted columns (listed in [`crate::rekey::ENCRYPTED_COLUMNS`]).
 pub const VERSIONS_TABLE: &str = "config_object_versions";
-/// The encrypted normalized payload (JSON).
+/// The encrypted normalized payload (JSON, compressed when that pays: see `packed`).
 pub const PAYLOAD_COLUMN: &str = "payload";
-/// The encrypted raw source (JSON list of files).
+/// The encrypted raw source (JSON list of files, compressed when that pays).
 pub const RAW_SOURCE_COLUMN: &str = "raw_source";
 
 /// Where an object came from.
@@ -299,11 +300,11 @@ impl Store {
     ) -> AppResult<(Vec<u8>, Vec<u8>)> {
         let keys = self.keys();
         let payload = keys.encrypt(
-            &serde_json::to_vec(payload)?,
+            &packed::pack(serde_json::to_vec(payload)?),
             aad(PAYLOAD_COLUMN, version.uuid(), org.uuid()),
         )?;
         let raw = keys.encrypt(
-            &serde_json::to_vec(files)?,
+            &packed::pack(serde_json::to_vec(files)?),
             aad(RAW_SOURCE_COLUMN, version.uuid(), org.uuid()),
         )?;
         Ok((payload, raw))
@@ -325,8 +326,8 @@ impl Store {
             source_revision: summary.source_revision,
             reason: summary.reason,
             created_at: summary.created_at,
-            payload: serde_json::from_slice(&payload)?,
-            files: serde_json::from_slice(&raw)?,
+            payload: serde_json::from_slice(&packed::unpack(&payload)?)?,
+            files: serde_json::from_slice(&packed::unpack(&raw)?)?,
         })
     }
 }
