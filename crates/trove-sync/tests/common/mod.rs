@@ -40,6 +40,10 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
             "commit.gpgsign=false",
             "-c",
             "init.defaultBranch=main",
+            // No `gc --auto` in the background: it would repack while a test or a benchmark
+            // reads the repository, or deletes it.
+            "-c",
+            "gc.auto=0",
         ])
         .args(args)
         .current_dir(dir)
