@@ -82,16 +82,18 @@ fn reconcile_dedupe_key(new: &NewSyncEvent) -> String {
 }
 
 /// Creates a queued sync event and its reconcile job in `tx`, deduplicated on (target, requested
-/// SHA or head): when such a job is already queued, the event it runs is returned instead and no
-/// new row is left behind.
+/// SHA or head): when such a job is already queued and its event still waits, that event is
+/// returned instead and nothing is written.
+///
+/// The job goes in first (its payload names the event's id, chosen here), so the event is written
+/// once, already pointing at its job, and only when it is needed.
 pub async fn enqueue_sync_in(
     store: &Store,
     tx: &mut Tx,
     new: NewSyncEvent,
 ) -> AppResult<(SyncEvent, JobId)> {
-    let event = store.create_sync_event_in(tx, &new).await?;
-    let job =
-        NewJob::typed(&ReconcileJob { event_id: event.id })?.dedupe_key(reconcile_dedupe_key(&new));
+    let event_id = SyncEventId::new();
+    let job = NewJob::typed(&ReconcileJob { event_id })?.dedupe_key(reconcile_dedupe_key(&new));
     let mut enqueued = store.enqueue_in(tx, job).await?;
     if enqueued.coalesced {
         // A reconcile of the same (target, sha) is already queued. If its event is still waiting,
@@ -105,23 +107,20 @@ pub async fn enqueue_sync_in(
                 .bind(enqueued.id.uuid()),
             )
             .await?;
-        let existing = existing.map(SyncEventRow::into_event);
-        match existing {
+        match existing.map(SyncEventRow::into_event) {
             Some(waiting) if waiting.status == SyncStatus::Queued => {
-                tx.execute(sql("DELETE FROM sync_events WHERE id = $1").bind(event.id.uuid()))
-                    .await?;
                 return Ok((waiting, enqueued.id));
             }
             _ => {
                 enqueued = store
-                    .enqueue_in(tx, NewJob::typed(&ReconcileJob { event_id: event.id })?)
+                    .enqueue_in(tx, NewJob::typed(&ReconcileJob { event_id })?)
                     .await?;
             }
         }
     }
-    store.set_sync_event_job(tx, event.id, enqueued.id).await?;
-    let mut event = event;
-    event.job_id = Some(enqueued.id);
+    let event = store
+        .create_sync_event_in(tx, event_id, &new, enqueued.id)
+        .await?;
     Ok((event, enqueued.id))
 }
 

@@ -93,19 +93,21 @@ struct OrgEventRow {
 }
 
 impl Store {
-    /// Creates a queued event in the caller's transaction (which also enqueues its job).
+    /// Creates queued event `id`, run by `job`, in the caller's transaction (which enqueued the
+    /// job first).
     pub async fn create_sync_event_in(
         &self,
         tx: &mut Tx,
+        id: SyncEventId,
         new: &NewSyncEvent,
+        job: JobId,
     ) -> AppResult<SyncEvent> {
-        let id = SyncEventId::new();
         let row: SyncEventRow = tx
             .fetch_one(
                 sql(format!(
                     "INSERT INTO sync_events (id, org_id, instance_id, target_id, trigger, delivery_id, status, requested_sha, \
-                     created_count, updated_count, deleted_count, unchanged_count, skipped_count, errors, attempts, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, 0, 0, 0, 0, 0, '[]', 0, $8) RETURNING {SYNC_EVENT_COLUMNS}"
+                     created_count, updated_count, deleted_count, unchanged_count, skipped_count, errors, job_id, attempts, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, 0, 0, 0, 0, 0, '[]', $8, 0, $9) RETURNING {SYNC_EVENT_COLUMNS}"
                 ))
                 .bind(id.uuid())
                 .bind(new.org.uuid())
@@ -114,6 +116,7 @@ impl Store {
                 .bind(new.trigger.as_str())
                 .bind(new.delivery_id.clone())
                 .bind(new.requested_sha.clone())
+                .bind(job.uuid())
                 .bind(now_ms()),
                 "sync event",
             )
