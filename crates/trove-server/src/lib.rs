@@ -31,7 +31,7 @@ use utoipa::{Modify, OpenApi as _};
 use utoipa_axum::router::OpenApiRouter;
 
 pub use routes::webhooks::{IngestOptions, WebhookIngest};
-pub use state::{AppState, ServerConfig, WebhookSecret};
+pub use state::{AppShared, AppState, ServerConfig, WebhookSecret};
 
 use crate::error::{ApiError, ErrorBody};
 

@@ -57,10 +57,29 @@ impl Default for ServerConfig {
     }
 }
 
+/// The handle every handler gets: one reference count to clone, however much [`AppShared`] holds
+/// (the router clones it at least twice per request).
+#[derive(Clone)]
+pub struct AppState(Arc<AppShared>);
+
+impl AppState {
+    /// Wraps what handlers share.
+    pub fn new(shared: AppShared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppShared;
+
+    fn deref(&self) -> &AppShared {
+        &self.0
+    }
+}
+
 /// What handlers share: the store, the repository source and sync engine, settings, the metrics
 /// registry and the webhook ingest.
-#[derive(Clone)]
-pub struct AppState {
+pub struct AppShared {
     /// The store.
     pub store: Store,
     /// Server settings.

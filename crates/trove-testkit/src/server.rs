@@ -5,7 +5,9 @@ use std::sync::Arc;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
-use trove_server::{AppState, IngestOptions, ServerConfig, WebhookIngest, WebhookSecret};
+use trove_server::{
+    AppShared, AppState, IngestOptions, ServerConfig, WebhookIngest, WebhookSecret,
+};
 use trove_store::Store;
 
 /// A running server. Stopped when dropped.
@@ -89,7 +91,7 @@ impl TestServer {
         });
         let sources: Arc<dyn trove_sources::RepositorySource> =
             Arc::new(trove_sources::SourceRouter::new(git, github_source));
-        let state = AppState {
+        let state = AppState::new(AppShared {
             engine: Arc::new(trove_sync::Engine::new(store.clone(), sources.clone())),
             sources,
             webhooks: WebhookIngest::start(store.clone(), IngestOptions::default()),
@@ -97,7 +99,7 @@ impl TestServer {
             config: Arc::new(config),
             metrics: trove_server::metrics::handle(),
             github,
-        };
+        });
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
         tokio::spawn(async move {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use tokio_util::sync::CancellationToken;
-use trove_server::{AppState, IngestOptions, ServerConfig, WebhookIngest};
+use trove_server::{AppShared, AppState, IngestOptions, ServerConfig, WebhookIngest};
 
 use crate::config::{Settings, WebhookSettings};
 use crate::runtime;
@@ -99,7 +99,7 @@ pub(crate) async fn serve(settings: &Settings, args: ServeArgs) -> Result<ExitCo
             sources.clone(),
         )
     });
-    let state = AppState {
+    let state = AppState::new(AppShared {
         engine: Arc::new(trove_sync::Engine::new(store.clone(), sources.clone())),
         sources,
         webhooks: WebhookIngest::start(store.clone(), IngestOptions::default()),
@@ -111,7 +111,7 @@ pub(crate) async fn serve(settings: &Settings, args: ServeArgs) -> Result<ExitCo
         }),
         metrics: trove_server::metrics::handle(),
         github,
-    };
+    });
     tracing::info!(%address, database = store.db.backend().name(), "Trove is listening on http://{address}");
     trove_server::serve(listener, state, shutdown.clone()).await?;
     shutdown.cancel();
