@@ -25,13 +25,20 @@ const MAX_UNPACKED_LEN: usize = 1 << 30;
 
 /// The stored plaintext of `json`: compressed when that saves at least an eighth.
 pub(super) fn pack(json: Vec<u8>) -> Vec<u8> {
+    let Ok(len) = u32::try_from(json.len()) else {
+        return json;
+    };
     if json.len() < MIN_PACKED_LEN {
         return json;
     }
-    let mut packed =
-        Vec::with_capacity(1 + 4 + lz4_flex::block::get_maximum_output_size(json.len()));
-    packed.push(LZ4);
-    packed.extend_from_slice(&lz4_flex::compress_prepend_size(&json));
+    // Tag, decompressed size, then the block, compressed straight into place.
+    let mut packed = vec![0; 5 + lz4_flex::block::get_maximum_output_size(json.len())];
+    packed[0] = LZ4;
+    packed[1..5].copy_from_slice(&len.to_le_bytes());
+    let Ok(written) = lz4_flex::block::compress_into(&json, &mut packed[5..]) else {
+        return json;
+    };
+    packed.truncate(5 + written);
     if packed.len() <= json.len() - json.len() / 8 {
         packed
     } else {
