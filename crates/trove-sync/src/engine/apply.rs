@@ -34,9 +34,9 @@ pub struct PluginWrite<'a> {
     /// The commit reconciled.
     pub sha: &'a str,
     /// The plugin's source key (its identity).
-    pub key: &'a str,
+    pub key: String,
     /// The plugin's metadata.
-    pub plugin: &'a ImportedPlugin,
+    pub plugin: ImportedPlugin,
     /// The marketplace it belongs to (source key, metadata, position), if any.
     pub marketplace: Option<(&'a str, &'a ImportedMarketplace, i32)>,
     /// Whether paths missing from `plan` may be tombstoned (the listing was complete).
@@ -46,6 +46,14 @@ pub struct PluginWrite<'a> {
     pub applied: (&'a str, Option<&'a str>),
     /// What the run's start knew of the plugin's own rows, so they are not looked up again.
     pub known: KnownRows,
+}
+
+impl PluginWrite<'_> {
+    /// Whether this write may create or update its marketplace row: it belongs to one, and its
+    /// rows are not known current nor the row's id known (see [`upsert_rows`]).
+    pub fn writes_marketplace(&self) -> bool {
+        self.marketplace.is_some() && self.known.current.is_none() && self.known.market.is_none()
+    }
 }
 
 /// What a run read at its start about a plugin's own rows. Only a shortcut: the rows may have been
@@ -178,7 +186,7 @@ pub async fn write_plugin(
     let live = if w.known.unbound {
         Vec::new()
     } else {
-        store.live_bindings_in(&mut tx, w.target, w.key).await?
+        store.live_bindings_in(&mut tx, w.target, &w.key).await?
     };
     for binding in &live {
         if let Some(digest) = plan.same.get(&binding.path) {
@@ -267,7 +275,7 @@ pub async fn write_plugin(
                 instance: w.instance,
                 target: w.target,
                 object: *object,
-                plugin_key: w.key,
+                plugin_key: &w.key,
                 path,
                 content_hash: &d.prepared.content_hash,
                 sha: w.sha,
@@ -297,11 +305,11 @@ async fn upsert_rows(
 ) -> AppResult<(PluginId, Option<MarketplaceId>)> {
     let plugin_id = if w.known.plugin_absent {
         store
-            .insert_imported_plugin_in(tx, w.org, w.instance, w.key, w.plugin)
+            .insert_imported_plugin_in(tx, w.org, w.instance, &w.key, &w.plugin)
             .await?
     } else {
         store
-            .upsert_imported_plugin_in(tx, w.org, w.instance, w.key, w.plugin)
+            .upsert_imported_plugin_in(tx, w.org, w.instance, &w.key, &w.plugin)
             .await?
             .0
     };

@@ -12,6 +12,7 @@ pub mod faults;
 mod plans;
 mod remote;
 mod run;
+mod writes;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

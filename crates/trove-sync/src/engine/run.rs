@@ -16,11 +16,12 @@ use trove_store::sql;
 use uuid::Uuid;
 
 use super::apply::{
-    KnownRows, MarketRow, PluginRows, PluginWrite, tombstone_plugin, write_plugin, writes_nothing,
+    KnownRows, MarketRow, PluginRows, PluginWrite, tombstone_plugin, writes_nothing,
 };
 use super::desired::{PluginPlan, plan_plugin};
 use super::faults::points;
 use super::plans::LocalPlans;
+use super::writes::PluginWrites;
 use super::{Discovered, Engine, remote, source_error, source_target};
 
 fn add(total: &mut SyncCounts, c: SyncCounts) {
@@ -256,6 +257,7 @@ impl Engine {
                 .collect(),
         );
         let mut applied_changes: Vec<(String, Option<String>)> = Vec::new();
+        let mut writes = PluginWrites::new(&self.store, &self.faults);
         for (position, plugin) in discovery.plugins.iter().enumerate() {
             if !selected.contains(&plugin.key) {
                 // Not selected (or deselected later): left exactly as it is.
@@ -332,8 +334,8 @@ impl Engine {
                 instance: ev.instance_id,
                 target: target.id,
                 sha: &head.sha,
-                key: &key,
-                plugin: &meta,
+                key,
+                plugin: meta,
                 marketplace,
                 may_tombstone: complete,
                 applied: (&plugin.key, now_applied),
@@ -348,29 +350,16 @@ impl Engine {
                 }
                 continue;
             }
-            let written = match write_plugin(&self.store, &self.faults, &write, &plan).await {
-                // A unique-index refusal means another run wrote this plugin meanwhile (or its
-                // rows changed since they were read): re-read the bindings, upsert the rows and
-                // apply once more.
-                Err(AppError::Conflict { .. }) => {
-                    let again = PluginWrite {
-                        known: KnownRows::default(),
-                        ..write
-                    };
-                    write_plugin(&self.store, &self.faults, &again, &plan).await?
-                }
-                other => other?,
-            };
-            // The write left the marketplace row current, and names it when it wrote it.
-            let learnt = match market_row {
-                MarketRow::Current(id) => id,
-                MarketRow::Stale => None,
-            };
-            market_row = MarketRow::Current(written.market.or(learnt));
-            add(&mut counts, written.counts);
-            counts.skipped += plan.skipped;
-            errors.extend(plan.errors);
-            self.faults.check(points::PLUGIN_COMMITTED)?;
+            let alone = write.writes_marketplace();
+            writes.start(write, plan).await?;
+            if alone {
+                // It committed before `start` returned, and left the marketplace row current.
+                let learnt = match market_row {
+                    MarketRow::Current(id) => id,
+                    MarketRow::Stale => None,
+                };
+                market_row = MarketRow::Current(writes.learnt_market().or(learnt));
+            }
             // Renewed once a quarter of the lease has gone, not after every plugin: a round trip
             // per plugin bought nothing while most of the lease was left.
             if renewed_at.elapsed() >= renew_every {
@@ -380,6 +369,13 @@ impl Engine {
                 renewed_at = Instant::now();
             }
         }
+        writes.settle_all().await?;
+        add(&mut counts, std::mem::take(&mut writes.counts));
+        errors.append(&mut writes.errors);
+        drop(writes);
+        // Writes commit in any order on PostgreSQL: the errors are listed by path, so a run reports
+        // them the same way on both engines.
+        errors.sort_by(|a, b| a.path.cmp(&b.path));
         self.store.set_applied(target.id, &applied_changes).await?;
         if complete {
             for key in &vanished {
