@@ -54,6 +54,31 @@ async fn imports_fixtures(db: &TestDb) {
             ev.errors
         );
         assert_eq!(s.hook_handlers().await, handlers, "{name}: hook handlers");
+        // Plugins are written several at once on PostgreSQL: still one marketplace row, and each
+        // plugin placed in it once, at a place of its own.
+        if name == "anthropics__claude-code" {
+            let markets = s
+                .count("SELECT CAST(COUNT(*) AS BIGINT) FROM marketplaces WHERE connector_instance_id = $1")
+                .await;
+            assert_eq!(markets, 1, "{name}: marketplaces");
+            let placements = [
+                (
+                    "placements",
+                    "SELECT CAST(COUNT(*) AS BIGINT) FROM marketplace_plugins mp JOIN marketplaces m ON m.id = mp.marketplace_id WHERE m.connector_instance_id = $1 AND mp.removed_at IS NULL",
+                ),
+                (
+                    "placed plugins",
+                    "SELECT CAST(COUNT(DISTINCT mp.plugin_id) AS BIGINT) FROM marketplace_plugins mp JOIN marketplaces m ON m.id = mp.marketplace_id WHERE m.connector_instance_id = $1 AND mp.removed_at IS NULL",
+                ),
+                (
+                    "positions",
+                    "SELECT CAST(COUNT(DISTINCT mp.position) AS BIGINT) FROM marketplace_plugins mp JOIN marketplaces m ON m.id = mp.marketplace_id WHERE m.connector_instance_id = $1 AND mp.removed_at IS NULL",
+                ),
+            ];
+            for (what, query) in placements {
+                assert_eq!(s.count(query).await, plugins, "{name}: {what}");
+            }
+        }
         assert_eq!(ev.counts.created as i64, c.values().sum::<i64>(), "{name}");
         assert!(ev.errors.is_empty(), "{name}: {:?}", ev.errors);
         assert_eq!(
