@@ -7,6 +7,7 @@
 //! when the listing was incomplete) → target synced → event finished with its counts.
 
 mod apply;
+mod backstop;
 mod desired;
 pub mod faults;
 mod plans;

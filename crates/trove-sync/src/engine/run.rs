@@ -1,4 +1,4 @@
-//! One reconcile run (DESIGN flow 5) and the backstop (flow 6).
+//! One reconcile run (DESIGN flow 5).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -8,8 +8,8 @@ use trove_core::{AppError, AppResult, ConnectorInstanceId, OrgId, SyncEventId};
 use trove_discovery::{Discovery, PluginCandidate};
 use trove_sources::RepoSnapshot;
 use trove_store::connectors::bindings::Binding;
-use trove_store::connectors::events::{NewSyncEvent, SyncResult};
-use trove_store::connectors::model::{FileError, SyncCounts, SyncEvent, SyncStatus, Trigger};
+use trove_store::connectors::events::SyncResult;
+use trove_store::connectors::model::{FileError, SyncCounts, SyncEvent, SyncStatus};
 use trove_store::registry::import::{ImportedMarketplace, ImportedPlugin, person_from_json};
 use trove_store::registry::plugins::PluginMetadata;
 use trove_store::sql;
@@ -472,59 +472,6 @@ impl Engine {
             .record_new_selections(org, instance, &new)
             .await?;
         Ok(selected)
-    }
-
-    /// The backstop: every active target of an active instance whose head moved gets a periodic
-    /// reconcile (deduplicated on (target, head)).
-    pub(super) async fn backstop(&self) -> AppResult<usize> {
-        let rows: Vec<(Uuid, Uuid, Uuid)> = self
-            .store
-            .db
-            .fetch_all(sql(
-                "SELECT t.id, t.org_id, t.instance_id FROM connector_targets t \
-                 JOIN connector_instances i ON i.id = t.instance_id \
-                 WHERE t.status = 'active' AND i.status = 'active' ORDER BY t.id",
-            ))
-            .await?;
-        let mut queued = 0;
-        for (target, org, instance) in rows {
-            let org: OrgId = org.into();
-            let t = self.store.target(org, target.into()).await?;
-            let head = match source_target(&self.store, &t).await {
-                Ok(src) => self.source.head(&src).await.map_err(source_error),
-                Err(e) => Err(e),
-            };
-            let head = match head {
-                Ok(h) => h,
-                Err(e) => {
-                    tracing::warn!(target = %t.id, error = %e, "backstop: cannot read the head");
-                    continue;
-                }
-            };
-            if t.synced_sha.as_deref() == Some(head.sha.as_str()) {
-                continue;
-            }
-            if t.head_sha.as_deref() != Some(head.sha.as_str()) {
-                self.store.set_target_head(t.id, &head.sha).await?;
-            }
-            let mut tx = self.store.db.begin().await?;
-            crate::jobs::enqueue_sync_in(
-                &self.store,
-                &mut tx,
-                NewSyncEvent {
-                    org,
-                    instance: ConnectorInstanceId::from(instance),
-                    target: t.id,
-                    trigger: Trigger::Periodic,
-                    delivery_id: None,
-                    requested_sha: Some(head.sha),
-                },
-            )
-            .await?;
-            tx.commit().await?;
-            queued += 1;
-        }
-        Ok(queued)
     }
 }
 
