@@ -1,4 +1,5 @@
-//! Bounds on what one repository read may cost (`TROVE_SYNC_*`, `TROVE_GIT_MAX_FETCH_SIZE`).
+//! Bounds on what one repository read may cost (`TROVE_SYNC_*`, `TROVE_GIT_MAX_FETCH_SIZE`,
+//! `TROVE_GITHUB_MAX_ARCHIVE_SIZE`).
 //!
 //! The defaults suit marketplaces of thousands of plugins; a monorepo larger than that needs them
 //! raised, and a shared host may want them lowered. A read that hits a bound fails (timeout, fetch
@@ -31,6 +32,12 @@ pub struct SourceLimitSettings {
     /// at the branch is larger fails to sync with an error naming this setting.
     #[arg(long, env = "TROVE_GIT_MAX_FETCH_SIZE", default_value = "512MiB", value_parser = parse_size, global = true)]
     pub git_max_fetch_size: u64,
+
+    /// Most bytes of listed files a GitHub snapshot reads from the commit's tarball, one download,
+    /// instead of one blob request per file (`64MiB`, `1GiB`). A commit listing more reads every
+    /// file through the blobs API, which costs a request each against the App's rate limit.
+    #[arg(long, env = "TROVE_GITHUB_MAX_ARCHIVE_SIZE", default_value = "64MiB", value_parser = parse_size, global = true)]
+    pub github_max_archive_size: u64,
 }
 
 impl SourceLimitSettings {
@@ -51,6 +58,7 @@ impl SourceLimitSettings {
             timeout: self.sync_timeout,
             max_entries: self.sync_max_files,
             max_blob_bytes: self.sync_max_file_size,
+            archive_bytes: self.github_max_archive_size,
             ..trove_sources::GitHubSourceLimits::default()
         }
     }
@@ -147,6 +155,7 @@ mod tests {
         assert_eq!(github.timeout, defaults.timeout);
         assert_eq!(github.max_entries, defaults.max_entries);
         assert_eq!(github.max_blob_bytes, defaults.max_blob_bytes);
+        assert_eq!(github.archive_bytes, defaults.archive_bytes);
 
         let cli = Cli::try_parse_from([
             "trove",
@@ -158,6 +167,8 @@ mod tests {
             "64MiB",
             "--git-max-fetch-size",
             "4GiB",
+            "--github-max-archive-size",
+            "1GiB",
         ])
         .unwrap();
         let git = cli.limits.git();
@@ -166,5 +177,6 @@ mod tests {
         assert_eq!(git.max_blob_bytes, 64 << 20);
         assert_eq!(git.max_pack_bytes, 4 << 30);
         assert_eq!(cli.limits.github().max_entries, 1_000_000);
+        assert_eq!(cli.limits.github().archive_bytes, 1 << 30);
     }
 }
