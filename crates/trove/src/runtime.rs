@@ -8,11 +8,22 @@ use trove_store::{Db, KeyRing, Store};
 use crate::config::{LogFormat, Settings};
 
 /// Starts logging to stderr. `RUST_LOG` overrides the default filter.
-pub fn init_logging(format: LogFormat) {
+pub fn init_logging(format: LogFormat, long_running: bool) {
+    // A server or worker reports what it does; a one-shot command's output is its result (and its
+    // progress bar), so it logs only what went wrong. `RUST_LOG` overrides either.
+    let default = if long_running {
+        "info,sqlx=warn,tower_http=info"
+    } else {
+        "warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Colours only for a person at a terminal: a file or a log collector gets plain text.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Pretty => builder.try_init(),

@@ -126,3 +126,56 @@ fn connect_all_wait_then_sync_wait_without_a_server() {
     );
     assert!(!missing.status.success());
 }
+
+#[test]
+fn connect_takes_the_path_of_a_local_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cache = dir.path().join("cache");
+    let url = repo(dir.path());
+    let boot = trove(
+        &data,
+        &cache,
+        &[
+            "admin",
+            "bootstrap",
+            "--org",
+            "acme",
+            "--email",
+            "o@acme.test",
+        ],
+    );
+    assert!(boot.status.success());
+
+    // A folder is connected by its absolute file:// URL.
+    let path = url.strip_prefix("file://").unwrap();
+    let out = trove(
+        &data,
+        &cache,
+        &[
+            "connect", "git", path, "--org", "acme", "--all", "--wait", "--json",
+        ],
+    );
+    let event = json(&out);
+    assert_eq!(event["status"], "completed", "{event}");
+    let canonical = std::path::Path::new(path).canonicalize().unwrap();
+    assert_eq!(
+        event["instance"]["targets"][0]["url"],
+        format!("file://{}", canonical.display()),
+        "{event}"
+    );
+
+    // What is neither a URL nor a folder says so, and an scp-style address how to write it.
+    for (arg, says) in [
+        ("/no/such/folder", "neither a repository URL"),
+        (
+            "git@github.com:acme/plugins.git",
+            "ssh://git@github.com/acme/plugins.git",
+        ),
+    ] {
+        let out = trove(&data, &cache, &["connect", "git", arg, "--org", "acme"]);
+        assert!(!out.status.success(), "{arg}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{arg}: {stderr}");
+    }
+}

@@ -23,14 +23,15 @@ use crate::runtime;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ConnectCommand {
-    /// Connect a git repository branch (https://, http://, ssh:// or file:// URL).
+    /// Connect a git repository branch (an https://, http://, ssh:// or file:// URL, or the path of
+    /// a repository on this machine).
     Git(ConnectGitArgs),
 }
 
 /// Options of `trove connect git`.
 #[derive(Debug, Args)]
 pub(crate) struct ConnectGitArgs {
-    /// The repository URL.
+    /// The repository: a URL, or the path of a local repository (read as a `file://` URL).
     url: String,
     /// The organization's slug.
     #[arg(long)]
@@ -78,7 +79,7 @@ pub(crate) async fn run(settings: &Settings, cmd: ConnectCommand) -> Result<Exit
 
     let request = NewInstance {
         kind: "git".into(),
-        url: args.url.clone(),
+        url: repository_url(&args.url)?,
         branch: args.branch.clone(),
         name: args.name.clone(),
         account_id: None,
@@ -161,4 +162,32 @@ pub(crate) async fn run(settings: &Settings, cmd: ConnectCommand) -> Result<Exit
     }
     store.db.close().await;
     Ok(exit_for(&event))
+}
+
+/// The URL to connect: `arg` as given when it has a scheme, or, for the path of a folder on this
+/// machine, its `file://` URL (absolute, so the server and workers read the same folder).
+fn repository_url(arg: &str) -> Result<String> {
+    if arg.contains("://") {
+        return Ok(arg.to_string());
+    }
+    let path = std::path::Path::new(arg);
+    if !path.is_dir() {
+        if let Some((user_host, repo)) = arg.split_once(':')
+            && user_host.contains('@')
+        {
+            anyhow::bail!(
+                "`{arg}` is an scp-style address; write it as a URL: ssh://{user_host}/{repo}"
+            );
+        }
+        anyhow::bail!(
+            "`{arg}` is neither a repository URL (https://, http://, ssh://, file://) nor a folder on this machine"
+        );
+    }
+    let absolute = path
+        .canonicalize()
+        .with_context(|| format!("cannot resolve the folder {arg}"))?;
+    let absolute = absolute
+        .to_str()
+        .with_context(|| format!("the path of {arg} is not UTF-8"))?;
+    Ok(format!("file://{absolute}"))
 }

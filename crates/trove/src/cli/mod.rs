@@ -63,7 +63,8 @@ enum Command {
 /// Parses the command line and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    runtime::init_logging(cli.settings.log_format);
+    let long_running = matches!(cli.command, Command::Serve(_) | Command::Worker(_));
+    runtime::init_logging(cli.settings.log_format, long_running);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
