@@ -67,12 +67,11 @@ fn json(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout).expect("JSON on stdout")
 }
 
-#[test]
-fn connect_all_wait_then_sync_wait_without_a_server() {
+/// A temporary folder with a data directory holding org `acme`, and a git cache beside it.
+fn bootstrapped() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let cache = dir.path().join("cache");
-    let url = repo(dir.path());
     let boot = trove(
         &data,
         &cache,
@@ -83,7 +82,6 @@ fn connect_all_wait_then_sync_wait_without_a_server() {
             "acme",
             "--email",
             "o@acme.test",
-            "--json",
         ],
     );
     assert!(
@@ -91,6 +89,13 @@ fn connect_all_wait_then_sync_wait_without_a_server() {
         "{}",
         String::from_utf8_lossy(&boot.stderr)
     );
+    (dir, data, cache)
+}
+
+#[test]
+fn connect_all_wait_then_sync_wait_without_a_server() {
+    let (dir, data, cache) = bootstrapped();
+    let url = repo(dir.path());
 
     let out = trove(
         &data,
@@ -129,23 +134,8 @@ fn connect_all_wait_then_sync_wait_without_a_server() {
 
 #[test]
 fn connect_takes_the_path_of_a_local_repository() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let cache = dir.path().join("cache");
+    let (dir, data, cache) = bootstrapped();
     let url = repo(dir.path());
-    let boot = trove(
-        &data,
-        &cache,
-        &[
-            "admin",
-            "bootstrap",
-            "--org",
-            "acme",
-            "--email",
-            "o@acme.test",
-        ],
-    );
-    assert!(boot.status.success());
 
     // A folder is connected by its absolute file:// URL.
     let path = url.strip_prefix("file://").unwrap();
