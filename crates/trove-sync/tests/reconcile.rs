@@ -268,6 +268,39 @@ async fn concurrent_runs(db: &TestDb) {
     assert_eq!(s.plugins().await, 1);
 }
 
+/// Reconciles of three targets at once on one engine share its write slots (on PostgreSQL fewer
+/// than their plugins): each ends as it would alone.
+async fn several_targets_at_once(db: &TestDb) {
+    let repos: Vec<Repo> = (0..3)
+        .map(|_| Repo::fixture("anthropics__claude-code"))
+        .collect();
+    let mut setups = Vec::new();
+    for repo in &repos {
+        setups.push(setup(&db.store, &repo.url()).await);
+    }
+    let mut ids = Vec::new();
+    for s in &setups {
+        ids.push(
+            s.queue(trove_store::connectors::model::Trigger::Manual, None)
+                .await,
+        );
+    }
+    let engine = &setups[0].engine;
+    let (a, b, c) = tokio::join!(
+        engine.run_sync_event(ids[0]),
+        engine.run_sync_event(ids[1]),
+        engine.run_sync_event(ids[2]),
+    );
+    for (s, ev) in setups.iter().zip([a, b, c]) {
+        let ev = ev.unwrap();
+        assert_eq!(ev.status, SyncStatus::Completed, "{ev:?}");
+        assert_eq!(ev.counts.created, 45, "{ev:?}");
+        assert_eq!(s.plugins().await, 13);
+        assert_eq!(s.objects().await, 45);
+        assert_eq!(s.live_bindings().await, 45);
+    }
+}
+
 /// A truncated listing tombstones nothing and is `partial`.
 async fn truncated_listing(db: &TestDb) {
     let repo = Repo::fixture("obra__superpowers");
@@ -378,6 +411,7 @@ backend_tests!(
     change_set_and_resync,
     crash_at_fault_points,
     concurrent_runs,
+    several_targets_at_once,
     truncated_listing,
     per_file_error,
     out_of_order,

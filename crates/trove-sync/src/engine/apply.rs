@@ -24,7 +24,7 @@ use super::desired::{Desired, PluginPlan};
 use super::faults::{Faults, points};
 
 /// Where a plugin's writes go.
-pub struct PluginWrite<'a> {
+pub struct PluginWrite {
     /// The org.
     pub org: OrgId,
     /// The instance.
@@ -32,23 +32,23 @@ pub struct PluginWrite<'a> {
     /// The target.
     pub target: ConnectorTargetId,
     /// The commit reconciled.
-    pub sha: &'a str,
+    pub sha: String,
     /// The plugin's source key (its identity).
     pub key: String,
     /// The plugin's metadata.
     pub plugin: ImportedPlugin,
     /// The marketplace it belongs to (source key, metadata, position), if any.
-    pub marketplace: Option<(&'a str, &'a ImportedMarketplace, i32)>,
+    pub marketplace: Option<(String, ImportedMarketplace, i32)>,
     /// Whether paths missing from `plan` may be tombstoned (the listing was complete).
     pub may_tombstone: bool,
     /// The plugin's key in discovery, and the fingerprint its bindings hold once this write
     /// commits (`None`: not known to hold any, so the next run plans it again).
-    pub applied: (&'a str, Option<&'a str>),
+    pub applied: (String, Option<String>),
     /// What the run's start knew of the plugin's own rows, so they are not looked up again.
     pub known: KnownRows,
 }
 
-impl PluginWrite<'_> {
+impl PluginWrite {
     /// Whether this write may create or update its marketplace row: it belongs to one, and its
     /// rows are not known current nor the row's id known (see [`upsert_rows`]).
     pub fn writes_marketplace(&self) -> bool {
@@ -121,7 +121,7 @@ impl KnownRows {
 /// tombstone among the plugin's live `bound` bindings (read before the plan), and the plugin row,
 /// the marketplace row and the plugin's place in it already as `w` has them (`w.known.current`).
 /// Such a plugin needs no transaction at all.
-pub fn writes_nothing(w: &PluginWrite<'_>, plan: &PluginPlan, bound: &[Binding]) -> bool {
+pub fn writes_nothing(w: &PluginWrite, plan: &PluginPlan, bound: &[Binding]) -> bool {
     if !plan.desired.is_empty() {
         return false;
     }
@@ -172,7 +172,7 @@ pub struct Written {
 pub async fn write_plugin(
     store: &Store,
     faults: &Faults,
-    w: &PluginWrite<'_>,
+    w: &PluginWrite,
     plan: &PluginPlan,
 ) -> AppResult<Written> {
     let mut counts = SyncCounts::default();
@@ -220,14 +220,14 @@ pub async fn write_plugin(
             }
             Some(d) => {
                 let written = store
-                    .import_version_in(&mut tx, w.org, binding.object_id, &d.prepared, w.sha)
+                    .import_version_in(&mut tx, w.org, binding.object_id, &d.prepared, &w.sha)
                     .await?;
                 store
                     .update_binding_in(
                         &mut tx,
                         binding.id,
                         &d.prepared.content_hash,
-                        w.sha,
+                        &w.sha,
                         d.digest.as_deref(),
                     )
                     .await?;
@@ -241,7 +241,7 @@ pub async fn write_plugin(
             // The binding is live and the listing complete: the path is gone.
             None if w.may_tombstone
                 && store
-                    .close_binding_in(&mut tx, w.org, w.target, binding, w.sha)
+                    .close_binding_in(&mut tx, w.org, w.target, binding, &w.sha)
                     .await? =>
             {
                 store
@@ -265,7 +265,7 @@ pub async fn write_plugin(
             .map(|(_, d)| (d.object_type, &d.prepared))
             .collect();
         let objects = store
-            .import_objects_in(&mut tx, w.org, w.instance, &contents, w.sha)
+            .import_objects_in(&mut tx, w.org, w.instance, &contents, &w.sha)
             .await?;
         let bindings: Vec<NewBinding<'_>> = new
             .iter()
@@ -278,7 +278,7 @@ pub async fn write_plugin(
                 plugin_key: &w.key,
                 path,
                 content_hash: &d.prepared.content_hash,
-                sha: w.sha,
+                sha: &w.sha,
                 source_digest: d.digest.as_deref(),
             })
             .collect();
@@ -289,7 +289,7 @@ pub async fn write_plugin(
         counts.created += i32::try_from(new.len()).unwrap_or(i32::MAX);
     }
     store
-        .set_applied_in(&mut tx, w.target, w.applied.0, w.applied.1)
+        .set_applied_in(&mut tx, w.target, &w.applied.0, w.applied.1.as_deref())
         .await?;
     faults.check(points::PLUGIN_BEFORE_COMMIT)?;
     tx.commit().await?;
@@ -301,7 +301,7 @@ pub async fn write_plugin(
 async fn upsert_rows(
     store: &Store,
     tx: &mut Tx,
-    w: &PluginWrite<'_>,
+    w: &PluginWrite,
 ) -> AppResult<(PluginId, Option<MarketplaceId>)> {
     let plugin_id = if w.known.plugin_absent {
         store
@@ -314,7 +314,7 @@ async fn upsert_rows(
             .0
     };
     let mut placed_in = None;
-    if let Some((mkey, meta, position)) = w.marketplace {
+    if let Some((mkey, meta, position)) = &w.marketplace {
         let market: MarketplaceId = match w.known.market {
             Some(id) => id,
             None => {
@@ -325,11 +325,11 @@ async fn upsert_rows(
         };
         if w.known.plugin_absent {
             store
-                .insert_placement_in(tx, w.org, market, plugin_id, position)
+                .insert_placement_in(tx, w.org, market, plugin_id, *position)
                 .await?;
         } else {
             store
-                .place_imported_plugin_in(tx, w.org, market, plugin_id, position)
+                .place_imported_plugin_in(tx, w.org, market, plugin_id, *position)
                 .await?;
         }
         placed_in = Some(market);

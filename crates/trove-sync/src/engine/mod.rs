@@ -71,6 +71,8 @@ pub struct Engine {
     /// Markdown files discoveries read, by blob id: a plugin rebuilt after an edit reads only the
     /// files whose blobs changed.
     docs: Arc<DocCache>,
+    /// Plugin transactions in flight at once across this engine's runs.
+    write_slots: writes::WriteSlots,
 }
 
 /// Targets whose last discovery an engine keeps in memory.
@@ -135,6 +137,7 @@ impl Engine {
     /// An engine writing to `store` and reading repositories through `source`.
     pub fn new(store: Store, source: Arc<dyn RepositorySource>) -> Self {
         Self {
+            write_slots: writes::WriteSlots::for_store(&store),
             store,
             source,
             faults: Faults::new(),

@@ -257,7 +257,7 @@ impl Engine {
                 .collect(),
         );
         let mut applied_changes: Vec<(String, Option<String>)> = Vec::new();
-        let mut writes = PluginWrites::new(&self.store, &self.faults);
+        let mut writes = PluginWrites::new(&self.store, &self.faults, &self.write_slots);
         for (position, plugin) in discovery.plugins.iter().enumerate() {
             if !selected.contains(&plugin.key) {
                 // Not selected (or deselected later): left exactly as it is.
@@ -333,12 +333,13 @@ impl Engine {
                 org,
                 instance: ev.instance_id,
                 target: target.id,
-                sha: &head.sha,
+                sha: head.sha.clone(),
                 key,
                 plugin: meta,
-                marketplace,
+                marketplace: marketplace
+                    .map(|(k, m, position)| (k.to_owned(), m.clone(), position)),
                 may_tombstone: complete,
-                applied: (&plugin.key, now_applied),
+                applied: (plugin.key.clone(), now_applied.map(str::to_owned)),
                 known,
             };
             if writes_nothing(&write, &plan, &bindings) {
