@@ -62,6 +62,23 @@ async fn connector_api(db: &TestDb) {
         )
         .await;
     assert_eq!(bad.status, 400);
+    // A bare path is refused with the URL form it takes.
+    let path = s
+        .post(
+            &w.path("/connector-instances"),
+            t,
+            json!({"type": "git", "url": "/srv/plugins"}),
+        )
+        .await;
+    assert_eq!(path.status, 400);
+    assert!(
+        path.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("file:///path/to/repo"),
+        "{:?}",
+        path.body
+    );
 
     // PATCH merges config: fields the patch does not name stay.
     let patched = s

@@ -186,18 +186,15 @@ pub fn validate_url(url: &str) -> AppResult<String> {
             "must be a repository URL of at most 2048 characters without spaces",
         ));
     }
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let Some((_, rest)) = url
+        .split_once("://")
+        .filter(|(scheme, _)| matches!(*scheme, "https" | "http" | "ssh" | "file"))
+    else {
         return Err(AppError::invalid(
             "url",
-            "must start with https://, http://, ssh:// or file://",
+            "must start with https://, http://, ssh:// or file:// (a repository on the server's disk is file:///path/to/repo)",
         ));
     };
-    if !matches!(scheme, "https" | "http" | "ssh" | "file") {
-        return Err(AppError::invalid(
-            "url",
-            "must start with https://, http://, ssh:// or file://",
-        ));
-    }
     let authority = rest.split('/').next().unwrap_or_default();
     if let Some((userinfo, _)) = authority.rsplit_once('@')
         && userinfo.contains(':')
