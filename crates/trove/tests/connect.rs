@@ -155,8 +155,10 @@ fn connect_takes_the_path_of_a_local_repository() {
         "{event}"
     );
 
-    // What is neither a URL nor a folder says so, and an scp-style address how to write it.
+    // What is neither a URL nor a folder says so, an scp-style address how to write it, and a
+    // second connection of one repository how to name it.
     for (arg, says) in [
+        (path, "`--name`"),
         ("/no/such/folder", "neither a repository URL"),
         (
             "git@github.com:acme/plugins.git",

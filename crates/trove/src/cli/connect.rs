@@ -108,7 +108,15 @@ pub(crate) async fn run(settings: &Settings, cmd: ConnectCommand) -> Result<Exit
         target,
         mut event,
         ..
-    } = trove_sync::jobs::create_instance_in(&store, &mut tx, &principal, &valid, actor).await?;
+    } = trove_sync::jobs::create_instance_in(&store, &mut tx, &principal, &valid, actor)
+        .await
+        .map_err(|e| match e {
+            trove_core::AppError::Conflict {
+                code: "connector_instance_name_taken",
+                ..
+            } => anyhow::anyhow!("{e} (`--name` gives this connection another name)"),
+            other => other.into(),
+        })?;
     tx.commit().await?;
 
     let engine = Arc::new(Engine::new(store.clone(), sources));
