@@ -22,6 +22,7 @@ pub enum LogFormat {
 
 /// Settings every subcommand that opens the database uses.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Settings (every command)")]
 pub struct Settings {
     /// Directory for the embedded SQLite database, the generated encryption key file and caches.
     #[arg(

@@ -8,6 +8,7 @@ use clap::Args;
 /// (to prove who owns an installation during install), and where GitHub is (GitHub Enterprise
 /// Server, or a local fake). All optional: without the App id nothing GitHub-related runs.
 #[derive(Clone, Args)]
+#[command(next_help_heading = "GitHub App")]
 pub struct GitHubSettings {
     /// The GitHub App's numeric id (App settings → About). With the private key, enables the
     /// GitHub install flow, repository listing and GitHub sync.

@@ -12,6 +12,7 @@ use clap::Args;
 
 /// The bounds, as flags and environment variables.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Repository limits")]
 pub struct SourceLimitSettings {
     /// Longest one repository read may take: resolving a branch, or fetching and listing a commit
     /// (`90s`, `5m`, `1h`; plain numbers are seconds).
