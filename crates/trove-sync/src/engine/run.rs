@@ -370,10 +370,9 @@ impl Engine {
                 renewed_at = Instant::now();
             }
         }
-        writes.settle_all().await?;
-        add(&mut counts, std::mem::take(&mut writes.counts));
-        errors.append(&mut writes.errors);
-        drop(writes);
+        let (written, write_errors) = writes.finish().await?;
+        add(&mut counts, written);
+        errors.extend(write_errors);
         // Writes commit in any order on PostgreSQL: the errors are listed by path, so a run reports
         // them the same way on both engines.
         errors.sort_by(|a, b| a.path.cmp(&b.path));

@@ -59,8 +59,8 @@ pub(super) struct PluginWrites {
     slots: WriteSlots,
     in_flight: JoinSet<AppResult<Committed>>,
     /// Counts and per-file errors of the committed writes.
-    pub counts: SyncCounts,
-    pub errors: Vec<FileError>,
+    counts: SyncCounts,
+    errors: Vec<FileError>,
     /// The marketplace id returned by the last write that ran alone, if it wrote the row.
     market: Option<MarketplaceId>,
 }
@@ -138,8 +138,14 @@ impl PluginWrites {
         self.market
     }
 
+    /// Waits for every write still in flight; then the counts and per-file errors of them all.
+    pub(super) async fn finish(mut self) -> AppResult<(SyncCounts, Vec<FileError>)> {
+        self.settle_all().await?;
+        Ok((self.counts, self.errors))
+    }
+
     /// Waits for every write in flight.
-    pub(super) async fn settle_all(&mut self) -> AppResult<()> {
+    async fn settle_all(&mut self) -> AppResult<()> {
         while !self.in_flight.is_empty() {
             self.settle_one().await?;
         }
